@@ -129,12 +129,28 @@ class JobSubmitted(Event):
     max_calibration_age_s: float | None = None
 
 
+class JobSpec(BaseModel):
+    """What the scheduler and the executor need to run a job, carried forward with it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    circuit_format: Literal["qasm2", "json"]
+    circuit: str
+    num_qubits: int = Field(ge=1)
+    num_gates: int = Field(ge=0)
+    shots: int = Field(ge=1)
+    seed: int
+    submitted_at: datetime
+    max_calibration_age_s: float | None = None
+
+
 class JobAccepted(Event):
     type: Literal["JobAccepted"] = "JobAccepted"
     tenant_id: str
     job_id: str
     qpu_id: str
     lane: str = "standard"
+    spec: JobSpec | None = None
 
 
 class JobRejected(Event):
@@ -178,6 +194,8 @@ class SlotReserved(Event):
     physical_qubits: list[int]
     calibration_epoch: int = Field(ge=0)
     queue_wait_s: float = Field(ge=0)
+    spec: JobSpec | None = None
+    crosstalk: dict[int, float] = {}
 
 
 class JobStarted(Event):

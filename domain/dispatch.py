@@ -1,0 +1,106 @@
+"""Per-QPU dispatch: which accepted job runs next, and when the QPU is free again.
+
+A pure fold over the QPU's events. The state is a plain JSON-able dict so the scheduler agent can
+keep it in a changelog-backed table; replaying the same events gives the same state and the same
+reservations. Ordering of the queue is delegated to `order_queue` (FIFO unless a policy is given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain import events as ev
+
+State = dict[str, Any]
+OrderFn = Callable[[list[dict[str, Any]], datetime], list[dict[str, Any]]]
+
+
+def new_state(qpu_id: str) -> State:
+    return {
+        "qpu_id": qpu_id,
+        "registered": False,
+        "num_qubits": 0,
+        "epoch": 0,
+        "drained": False,
+        "calibrating": False,
+        "queue": [],        # entries: job_id, tenant_id, lane, accepted_at, spec
+        "running": None,    # job_id holding the QPU
+        "slot": 0,          # reservations made so far
+        "seen": [],         # job ids ever enqueued (bounded below)
+        "version": 0,
+    }
+
+
+_SEEN_LIMIT = 50_000
+
+
+def _remember(state: State, job_id: str) -> None:
+    seen = state["seen"]
+    seen.append(job_id)
+    if len(seen) > _SEEN_LIMIT:
+        del seen[: len(seen) - _SEEN_LIMIT]
+
+
+def fold(state: State, e: ev.Event) -> State:
+    """Apply one event; unknown or duplicate facts leave the state as it was."""
+    s = {**state, "queue": list(state["queue"]), "seen": list(state["seen"])}
+    match e:
+        case ev.QpuRegistered(num_qubits=n):
+            s["registered"], s["num_qubits"] = True, n
+        case ev.CalibrationCompleted(epoch=epoch):
+            s["epoch"], s["calibrating"] = max(s["epoch"], epoch), False
+        case ev.CalibrationStarted():
+            s["calibrating"] = True
+        case ev.QpuDrained():
+            s["drained"] = True
+        case ev.QpuResumed():
+            s["drained"] = False
+        case ev.JobAccepted(job_id=jid) if jid not in s["seen"] and e.spec is not None:
+            _remember(s, jid)
+            s["queue"].append({
+                "job_id": jid, "tenant_id": e.tenant_id, "lane": e.lane,
+                "accepted_at": e.occurred_at.isoformat(), "spec": e.spec.model_dump(mode="json"),
+            })
+        case ev.CancelRequested(job_id=jid):
+            s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
+        case ev.JobCompleted(job_id=jid) | ev.JobFailed(job_id=jid) | ev.JobCancelled(job_id=jid):
+            s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
+            if s["running"] == jid:
+                s["running"] = None
+        case _:
+            return state
+    s["version"] = state["version"] + 1
+    return s
+
+
+def fifo(queue: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    return queue
+
+
+def next_reservation(state: State, now: datetime, order: OrderFn = fifo) -> tuple[State, ev.SlotReserved | None]:
+    """If the QPU is free and in service, reserve it for the first job in policy order."""
+    if state["running"] or not state["queue"] or state["drained"] or state["calibrating"]:
+        return state, None
+    head = order(state["queue"], now)[0]
+    spec = ev.JobSpec.model_validate(head["spec"])
+    accepted_at = datetime.fromisoformat(head["accepted_at"])
+    slot = state["slot"]
+    reservation = ev.SlotReserved(
+        event_id=ev.deterministic_id(head["job_id"], "SlotReserved"),
+        tenant_id=head["tenant_id"],
+        aggregate_id=head["job_id"],
+        aggregate_version=2,
+        occurred_at=max(now, accepted_at),
+        job_id=head["job_id"],
+        qpu_id=state["qpu_id"],
+        slot=slot,
+        physical_qubits=list(range(spec.num_qubits)),
+        calibration_epoch=state["epoch"],
+        queue_wait_s=max(0.0, (now - spec.submitted_at).total_seconds()),
+        spec=spec,
+    )
+    s = {**state, "queue": [q for q in state["queue"] if q["job_id"] != head["job_id"]],
+         "running": head["job_id"], "slot": slot + 1, "version": state["version"] + 1}
+    return s, reservation
