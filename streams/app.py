@@ -1,0 +1,157 @@
+"""The qmux worker: one Faust app whose agents move a job from submission to measured shots.
+
+    submissions (key tenant)  --admit-->     jobs (key qpu): JobAccepted | JobRejected
+    jobs + execution + calibration (key qpu) --schedule--> execution: SlotReserved
+    execution + calibration (key qpu)        --execute-->  execution: JobStarted, ShotsMeasured, JobCompleted | JobFailed
+
+Agents only decode, call the domain and emit. State lives in changelog-backed tables, so a
+worker killed at any point resumes from its committed offsets; every event it emits has a
+deterministic id, so a re-emitted fact is recognisable downstream. A message an agent cannot
+process goes to the dead-letter topic with the reason, and the partition keeps moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+import faust
+
+from domain import dispatch, intake
+from domain import events as ev
+from infra.settings import Settings
+from streams import codec, device
+from streams.topics import topic_name
+
+log = logging.getLogger("qmux.worker")
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        "qmux-worker",
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_host="127.0.0.1",
+        web_port=settings.worker_web_port,
+        web_bind="127.0.0.1",
+        datadir=str(settings.home / "worker"),
+        broker_commit_interval=1.0,
+        processing_guarantee="at_least_once",
+    )
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(topic_name(settings.topic_prefix, name), key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw")
+
+    t_sub, t_jobs, t_exec, t_cal, t_dead = (topic(n) for n in ("submissions", "jobs", "execution", "calibration", "deadletter"))
+    names = {n: topic_name(settings.topic_prefix, n) for n in ("submissions", "jobs", "execution", "calibration")}
+
+    admitted = app.Table("admitted", default=None, value_serializer="json", partitions=settings.topic_partitions)
+    qpus = app.Table("qpu-dispatch", default=None, value_serializer="json", partitions=settings.topic_partitions)
+    executed = app.Table("executed", default=None, value_serializer="json", partitions=settings.topic_partitions)
+    snapshots = app.Table("calibrations", default=None, value_serializer="json", partitions=settings.topic_partitions)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qpu")
+
+    async def emit(t: faust.TopicT, k: str, e: ev.Event) -> None:
+        await t.send(key=codec.key(k), value=codec.encode(e))
+
+    async def guarded(stream: Any, handle: Callable[[ev.Event, str], Awaitable[None]]) -> None:
+        """Decode each message and hand it on; anything that fails is dead-lettered, logged, and skipped."""
+        async for cev in stream.events():
+            msg = cev.message
+            try:
+                e = codec.decode(cev.value)
+                await handle(e, msg.topic)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, never swallowed
+                log.exception("dead-lettering %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                await emit(t_dead, msg.topic, codec.dead_letter(
+                    msg.topic, msg.partition, msg.offset, f"{type(exc).__name__}: {exc}", cev.value))
+
+    @app.agent(t_sub)
+    async def admit(stream: Any) -> None:
+        async def handle(e: ev.Event, _topic: str) -> None:
+            if not isinstance(e, ev.JobSubmitted) or admitted[e.job_id] is not None:
+                return  # other submission-topic facts, or a duplicate delivery
+            decision = intake.decide(e)
+            admitted[e.job_id] = decision.type
+            await emit(t_jobs, e.qpu_id, decision)
+
+        await guarded(stream, handle)
+
+    async def dispatch_step(qpu_id: str, e: ev.Event) -> None:
+        state = qpus[qpu_id] or dispatch.new_state(qpu_id)
+        state = dispatch.fold(state, e)
+        state, reservation = dispatch.next_reservation(state, codec.now())
+        qpus[qpu_id] = state
+        if reservation is not None:
+            await emit(t_exec, qpu_id, reservation)
+
+    @app.agent(app.topic(names["jobs"], names["execution"], names["calibration"], key_type=bytes,
+                         value_type=bytes, key_serializer="raw", value_serializer="raw"))
+    async def schedule(stream: Any) -> None:
+        async def handle(e: ev.Event, _topic: str) -> None:
+            qpu_id = getattr(e, "qpu_id", None)
+            if qpu_id is None or isinstance(e, (ev.SlotReserved, ev.JobStarted, ev.ShotsMeasured)):
+                return
+            await dispatch_step(qpu_id, e)
+
+        await guarded(stream, handle)
+
+    @app.agent(app.topic(names["execution"], names["calibration"], key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw"))
+    async def execute(stream: Any) -> None:
+        async def handle(e: ev.Event, _topic: str) -> None:
+            if isinstance(e, (ev.QpuRegistered, ev.CalibrationCompleted)):
+                snap = e.calibration if isinstance(e, ev.QpuRegistered) else e.snapshot
+                snapshots[e.qpu_id] = {"epoch": getattr(e, "epoch", 0), "snapshot": snap}
+                return
+            if not isinstance(e, ev.SlotReserved) or executed[e.job_id] is not None:
+                return
+            await run_job(e)
+
+        await guarded(stream, handle)
+
+    async def run_job(r: ev.SlotReserved) -> None:
+        base = dict(tenant_id=r.tenant_id, aggregate_id=r.job_id, job_id=r.job_id, qpu_id=r.qpu_id)
+        attempt = 1
+        await emit(t_exec, r.qpu_id, ev.JobStarted(
+            event_id=ev.deterministic_id(r.job_id, "JobStarted", attempt), aggregate_version=3,
+            occurred_at=codec.now(), attempt=attempt, calibration_epoch=r.calibration_epoch, **base))
+        cal = snapshots[r.qpu_id] or {}
+        assert r.spec is not None, "SlotReserved without a job spec"
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(
+                pool, device.execute, r.spec, cal.get("snapshot"), r.physical_qubits, r.crosstalk)
+        except Exception as exc:  # noqa: BLE001 - a job that cannot run fails with the reason
+            log.warning("job %s failed on %s: %s", r.job_id, r.qpu_id, exc)
+            failed = ev.JobFailed(event_id=ev.deterministic_id(r.job_id, "JobFailed"), aggregate_version=4,
+                                  occurred_at=codec.now(), reason=f"{type(exc).__name__}: {exc}",
+                                  system_fault=not isinstance(exc, ValueError), **base)
+            await emit(t_exec, r.qpu_id, failed)
+            executed[r.job_id] = "failed"
+            return
+        measured_at = codec.now()
+        await emit(t_exec, r.qpu_id, ev.ShotsMeasured(
+            event_id=ev.deterministic_id(r.job_id, "ShotsMeasured"), aggregate_version=4,
+            occurred_at=measured_at, shots=r.spec.shots, counts=result.counts,
+            qpu_seconds=result.qpu_seconds, calibration_epoch=r.calibration_epoch,
+            compute_seconds=result.compute_seconds, **base))
+        await emit(t_exec, r.qpu_id, ev.JobCompleted(
+            event_id=ev.deterministic_id(r.job_id, "JobCompleted"), aggregate_version=5,
+            occurred_at=measured_at, calibration_epoch=r.calibration_epoch, **base))
+        executed[r.job_id] = "completed"
+
+    return app
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Run the worker in the foreground until SIGTERM/SIGINT."""
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, web_host="127.0.0.1", web_port=settings.worker_web_port)
+    worker.execute_from_commandline()

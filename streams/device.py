@@ -1,0 +1,40 @@
+"""The adapter between job specs (domain) and the JAX device (qpu_jax): the only module that joins them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import qpu_jax
+from domain.events import JobSpec
+
+
+@dataclass(frozen=True)
+class Execution:
+    counts: dict[str, int]
+    qpu_seconds: float
+    compute_seconds: float
+
+
+def parse(circuit_format: str, circuit: str) -> qpu_jax.Circuit:
+    """Validate a circuit as submitted; raises qpu_jax.CircuitError with a readable message."""
+    if circuit_format == "qasm2":
+        return qpu_jax.parse_qasm(circuit)
+    return qpu_jax.parse_json_circuit(json.loads(circuit) if isinstance(circuit, str) else circuit)
+
+
+def calibration_for(snapshot: dict[str, Any] | None, num_qubits: int) -> qpu_jax.Calibration:
+    if snapshot:
+        return qpu_jax.Calibration.model_validate(snapshot)
+    return qpu_jax.default_calibration(num_qubits)
+
+
+def execute(spec: JobSpec, snapshot: dict[str, Any] | None, physical_qubits: list[int],
+            crosstalk: dict[int, float] | None = None) -> Execution:
+    circuit = parse(spec.circuit_format, spec.circuit)
+    calibration = calibration_for(snapshot, max(physical_qubits, default=0) + 1)
+    result = qpu_jax.run(circuit, calibration, shots=spec.shots, seed=spec.seed,
+                         physical_qubits=physical_qubits or None, crosstalk=crosstalk or None)
+    return Execution(counts=dict(result.counts), qpu_seconds=float(result.qpu_seconds),
+                     compute_seconds=float(result.seconds))
