@@ -38,3 +38,7 @@ def execute(spec: JobSpec, snapshot: dict[str, Any] | None, physical_qubits: lis
                          physical_qubits=physical_qubits or None, crosstalk=crosstalk or None)
     return Execution(counts=dict(result.counts), qpu_seconds=float(result.qpu_seconds),
                      compute_seconds=float(result.seconds))
+
+
+def default_calibration(num_qubits: int, coupling_map: list[tuple[int, int]] | None = None) -> qpu_jax.Calibration:
+    return qpu_jax.default_calibration(num_qubits, coupling_map)

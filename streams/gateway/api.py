@@ -1,0 +1,206 @@
+"""The HTTP API. Tenants submit and read their own jobs; operators register tenants and QPUs;
+analysts, auditors and operators read ClickHouse through /v1/sql (the gateway owns the embedded
+chDB directory, so it serves reads for everyone else)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from domain import events as ev
+from domain import tenant as tenant_agg
+from domain.registry import Registry
+from infra.settings import Settings
+from streams import codec, device
+from streams.gateway import models
+from streams.gateway.kafka_io import EventProducer
+
+READ_ONLY_SQL = ("select", "with", "show", "describe", "desc", "explain", "exists")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: Registry
+    producer: EventProducer
+    store: Any                     # projections.store.Store
+    operator_sha256: str
+    idem_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    role: str
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail, headers=headers)
+
+
+def create_api(services: Services) -> FastAPI:
+    s = services
+    api = FastAPI(title="qmux", version="0.1.0",
+                  description="Multi-tenant QPU control plane. Authenticate with `Authorization: Bearer <API key>`.")
+
+    @api.exception_handler(RequestValidationError)
+    async def _readable_422(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+            parts.append(f"{loc or 'body'}: {err.get('msg')}")
+        return JSONResponse(status_code=422, content={"detail": "; ".join(parts)})
+
+    def caller(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> Caller:
+        key = x_api_key or (authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None)
+        if not key:
+            raise _problem(401, "missing API key: send `Authorization: Bearer <key>`", {"WWW-Authenticate": "Bearer"})
+        if hashlib.sha256(key.encode()).hexdigest() == s.operator_sha256:
+            return Caller("operator", "operator")
+        try:
+            tenant_id, role = s.registry.authenticate(key)
+        except tenant_agg.UnknownKey:
+            raise _problem(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"}) from None
+        return Caller(tenant_id, role)
+
+    def role(*allowed: str):
+        def check(c: Caller = Depends(caller)) -> Caller:
+            if c.role not in allowed:
+                raise _problem(403, f"this route needs one of the roles {', '.join(allowed)}; your key has role {c.role}")
+            return c
+        return check
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "tenants": len(s.registry.tenants), "qpus": sorted(s.registry.qpus)}
+
+    @api.post("/v1/jobs", status_code=202, response_model=models.JobAck,
+              responses={401: {"model": models.Problem}, 413: {"model": models.Problem}, 422: {"model": models.Problem}})
+    async def submit(body: models.SubmitJob, c: Caller = Depends(role("tenant")),
+                     idempotency_key: str | None = Header(None, max_length=200)) -> models.JobAck:
+        if not 1 <= body.shots <= s.settings.max_shots:
+            raise _problem(422, f"shots: must be between 1 and {s.settings.max_shots}, got {body.shots}")
+        qpu = s.registry.qpus.get(body.qpu)
+        if qpu is None:
+            raise _problem(422, f"qpu: unknown QPU {body.qpu!r}; known: {', '.join(sorted(s.registry.qpus)) or 'none'}")
+        fmt = body.format or ("qasm2" if isinstance(body.circuit, str) else "json")
+        text = body.circuit if isinstance(body.circuit, str) else json.dumps(body.circuit)
+        try:
+            circuit = device.parse(fmt, text)
+        except ValueError as exc:  # qpu_jax.CircuitError and JSON errors
+            raise _problem(422, f"circuit: {exc}") from None
+        if circuit.num_qubits > qpu.num_qubits:
+            raise _problem(422, f"circuit: needs {circuit.num_qubits} qubits but {body.qpu} has {qpu.num_qubits}")
+        if idempotency_key:
+            job_id = ev.deterministic_id(c.tenant_id, "idempotency", idempotency_key)
+        else:
+            job_id = str(uuid.uuid4())
+        lock = s.idem_locks.setdefault(job_id, asyncio.Lock()) if idempotency_key else asyncio.Lock()
+        async with lock:
+            if idempotency_key:
+                existing = await asyncio.to_thread(s.store.job, c.tenant_id, job_id)
+                if existing is not None:
+                    return models.JobAck(job_id=job_id, status=str(existing.get("status")), duplicate=True)
+            seed = body.seed if body.seed is not None else int(job_id.replace("-", "")[:8], 16)
+            e = ev.JobSubmitted(
+                event_id=ev.deterministic_id(job_id, "JobSubmitted"), tenant_id=c.tenant_id,
+                aggregate_id=job_id, aggregate_version=0, occurred_at=codec.now(), job_id=job_id,
+                qpu_id=body.qpu, circuit_format=fmt, circuit=text, num_qubits=circuit.num_qubits,
+                num_gates=circuit.num_gates, shots=body.shots, seed=seed, idempotency_key=idempotency_key,
+                max_calibration_age_s=body.max_calibration_age_s,
+            )
+            try:
+                where = await s.producer.publish("submissions", c.tenant_id, e)
+            except Exception as exc:  # noqa: BLE001 - the client must know nothing was accepted
+                raise _problem(503, f"event log unavailable, job not accepted; retry later ({type(exc).__name__})",
+                               {"Retry-After": "5"}) from None
+            # read-your-writes: project our own acknowledged event now (idempotent on event id)
+            await asyncio.to_thread(s.store.insert_events, [(e, *where)])
+        s.idem_locks.pop(job_id, None)
+        return models.JobAck(job_id=job_id, status="submitted")
+
+    async def own_job(c: Caller, job_id: str) -> dict[str, Any]:
+        job = await asyncio.to_thread(s.store.job, c.tenant_id, job_id)
+        if job is None:
+            raise _problem(404, f"no job {job_id} for tenant {c.tenant_id}")
+        return job
+
+    @api.get("/v1/jobs/{job_id}")
+    async def get_job(job_id: str, c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
+        return await own_job(c, job_id)
+
+    @api.get("/v1/jobs/{job_id}/result")
+    async def get_result(job_id: str, c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
+        job = await own_job(c, job_id)
+        if job.get("status") != "completed":
+            raise _problem(409, f"job {job_id} is {job.get('status')}; the result exists once it is completed")
+        return {k: job.get(k) for k in ("job_id", "status", "shots", "counts", "calibration_epoch", "qpu_id", "qpu_seconds")}
+
+    @api.get("/v1/jobs")
+    async def list_jobs(limit: int = 100, c: Caller = Depends(role("tenant"))) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(s.store.jobs, c.tenant_id, max(1, min(limit, 1000)))
+
+    @api.get("/v1/qpus")
+    async def list_qpus(_: Caller = Depends(caller)) -> list[dict[str, Any]]:
+        return [{"qpu_id": q.qpu_id, "num_qubits": q.num_qubits, "epoch": q.epoch, "drained": q.drained,
+                 "calibrating": q.calibrating} for q in s.registry.qpus.values()]
+
+    @api.post("/v1/tenants", status_code=201, response_model=models.TenantCreated)
+    async def create_tenant(body: models.CreateTenant, _: Caller = Depends(role("operator"))) -> models.TenantCreated:
+        tenant_id = body.name.lower().replace(" ", "-")
+        existing = s.registry.tenants.get(tenant_id)
+        now = codec.now()
+        new: list[ev.Event] = []
+        if existing is None:
+            new.append(ev.TenantRegistered(
+                event_id=ev.deterministic_id("tenant", tenant_id), tenant_id=tenant_id, aggregate_id=tenant_id,
+                aggregate_version=0, occurred_at=now, name=body.name, plan=body.plan))
+        key_id, secret = uuid.uuid4().hex[:12], uuid.uuid4().hex + uuid.uuid4().hex
+        new.append(ev.ApiKeyIssued(
+            event_id=ev.deterministic_id("key", tenant_id, key_id), tenant_id=tenant_id, aggregate_id=tenant_id,
+            aggregate_version=1 + (len(existing.keys) if existing else 0), occurred_at=now, key_id=key_id,
+            key_sha256=tenant_agg.hash_secret(secret), role=body.role))
+        for e in new:
+            await s.producer.publish("admin", tenant_id, e)
+            s.registry.apply(e)
+        created = existing is None
+        return models.TenantCreated(tenant_id=tenant_id, api_key=f"{tenant_agg.KEY_PREFIX}_{key_id}_{secret}", created=created)
+
+    @api.post("/v1/qpus", status_code=201)
+    async def register_qpu(body: models.RegisterQpu, _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        if body.qpu_id in s.registry.qpus:
+            return {"qpu_id": body.qpu_id, "created": False}
+        n = body.num_qubits
+        coupling = body.coupling_map or [(i, i + 1) for i in range(n - 1)]
+        try:
+            cal = device.calibration_for(body.calibration, n) if body.calibration else device.default_calibration(n, coupling)
+        except ValueError as exc:
+            raise _problem(422, f"calibration: {exc}") from None
+        e = ev.QpuRegistered(
+            event_id=ev.deterministic_id("qpu", body.qpu_id), aggregate_id=body.qpu_id, aggregate_version=0,
+            occurred_at=codec.now(), qpu_id=body.qpu_id, num_qubits=n, coupling_map=coupling,
+            calibration=cal.model_dump(mode="json"))
+        await s.producer.publish("calibration", body.qpu_id, e)
+        s.registry.apply(e)
+        return {"qpu_id": body.qpu_id, "created": True}
+
+    @api.post("/v1/sql")
+    async def sql(body: models.SqlQuery, _: Caller = Depends(role("operator", "analyst", "auditor"))) -> dict[str, Any]:
+        first = body.query.lstrip().split(None, 1)[0].lower() if body.query.strip() else ""
+        if first not in READ_ONLY_SQL:
+            raise _problem(422, f"query: only read-only statements ({', '.join(READ_ONLY_SQL)}) are allowed here")
+        try:
+            res = await asyncio.to_thread(s.store.client.query, body.query)
+        except Exception as exc:  # noqa: BLE001 - the analyst gets ClickHouse's own message
+            raise _problem(400, f"query failed: {str(exc).splitlines()[0][:500]}") from None
+        return {"columns": list(res.column_names), "rows": [list(r) for r in res.result_rows]}
+
+    return api
