@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     worker_web_port: int = 6067
     max_body_bytes: int = 256 * 1024
     max_shots: int = 100_000
+    api_key: str | None = Field(None, description="the CLI's API key (tenant, analyst, auditor or operator)")
     operator_key: str | None = Field(
         None, description="bootstrap operator API key; when unset `qmux up` writes one to HOME/operator.key"
     )
