@@ -68,6 +68,25 @@ def cmd_kafka_fetch(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(s: Settings, a: argparse.Namespace) -> int:
+    from infra.kafka import broker
+
+    broker.ensure_topics(s)
+    print(f"topics ready on {s.bootstrap}")
+    return 0
+
+
+def cmd_projector(s: Settings, a: argparse.Namespace) -> int:
+    import asyncio
+
+    from projections.projector import Projector
+
+    if s.dsn.startswith("chdb://"):
+        raise CliError("with the embedded chDB the gateway runs the projector; a standalone projector needs an http:// QMUX_CLICKHOUSE_DSN")
+    asyncio.run(Projector(s).run())
+    return 0
+
+
 def cmd_worker(s: Settings, a: argparse.Namespace) -> int:
     from streams.app import run_worker
 
@@ -168,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     kf = sub.add_parser("kafka", help="Kafka tooling")
     kfs = kf.add_subparsers(dest="kafka_command", required=True)
     kfs.add_parser("fetch", help="resolve the broker jars from Maven Central (cached)").set_defaults(func=cmd_kafka_fetch)
+    add("topics", cmd_topics, "create every qmux topic on the configured Kafka cluster (idempotent)")
+    add("projector", cmd_projector, "run the ClickHouse projector in the foreground (server DSN)")
     add("worker", cmd_worker, "run the Faust worker in the foreground")
     add("gateway", cmd_gateway, "run the HTTP gateway (and, embedded, the projector) in the foreground")
 
