@@ -33,7 +33,7 @@ def new_state(qpu_id: str) -> State:
     }
 
 
-_SEEN_LIMIT = 50_000
+_SEEN_LIMIT = 2_000  # redeliveries come from the last uncommitted window, not from long ago
 
 
 def _remember(state: State, job_id: str) -> None:

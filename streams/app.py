@@ -111,7 +111,12 @@ def create_app(settings: Settings) -> faust.App:
                 snap = e.calibration if isinstance(e, ev.QpuRegistered) else e.snapshot
                 snapshots[e.qpu_id] = {"epoch": getattr(e, "epoch", 0), "snapshot": snap}
                 return
-            if not isinstance(e, ev.SlotReserved) or executed[e.job_id] is not None:
+            if not isinstance(e, ev.SlotReserved):
+                return
+            done = executed[e.job_id]
+            if done is not None:
+                # already ran: repeat its terminal fact (same event id) so the scheduler frees the QPU
+                await emit(t_exec, e.qpu_id, codec.decode(done.encode()))
                 return
             await run_job(e)
 
@@ -134,7 +139,7 @@ def create_app(settings: Settings) -> faust.App:
                                   occurred_at=codec.now(), reason=f"{type(exc).__name__}: {exc}",
                                   system_fault=not isinstance(exc, ValueError), **base)
             await emit(t_exec, r.qpu_id, failed)
-            executed[r.job_id] = "failed"
+            executed[r.job_id] = failed.model_dump_json()
             return
         measured_at = codec.now()
         await emit(t_exec, r.qpu_id, ev.ShotsMeasured(
@@ -142,10 +147,11 @@ def create_app(settings: Settings) -> faust.App:
             occurred_at=measured_at, shots=r.spec.shots, counts=result.counts,
             qpu_seconds=result.qpu_seconds, calibration_epoch=r.calibration_epoch,
             compute_seconds=result.compute_seconds, **base))
-        await emit(t_exec, r.qpu_id, ev.JobCompleted(
+        completed = ev.JobCompleted(
             event_id=ev.deterministic_id(r.job_id, "JobCompleted"), aggregate_version=5,
-            occurred_at=measured_at, calibration_epoch=r.calibration_epoch, **base))
-        executed[r.job_id] = "completed"
+            occurred_at=measured_at, calibration_epoch=r.calibration_epoch, **base)
+        await emit(t_exec, r.qpu_id, completed)
+        executed[r.job_id] = completed.model_dump_json()
 
     return app
 
