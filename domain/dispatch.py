@@ -63,8 +63,6 @@ def fold(state: State, e: ev.Event) -> State:
                 "job_id": jid, "tenant_id": e.tenant_id, "lane": e.lane,
                 "accepted_at": e.occurred_at.isoformat(), "spec": e.spec.model_dump(mode="json"),
             })
-        case ev.CancelRequested(job_id=jid):
-            s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
         case ev.JobCompleted(job_id=jid) | ev.JobFailed(job_id=jid) | ev.JobCancelled(job_id=jid):
             s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
             if s["running"] == jid:
@@ -73,6 +71,17 @@ def fold(state: State, e: ev.Event) -> State:
             return state
     s["version"] = state["version"] + 1
     return s
+
+
+def cancel(state: State, e: ev.CancelRequested) -> tuple[State, ev.JobCancelled | None]:
+    """Cancel a queued job now. A running job is not cut: it finishes at its boundary and is billed as such."""
+    entry = next((q for q in state["queue"] if q["job_id"] == e.job_id), None)
+    if entry is None:
+        return state, None
+    s = {**state, "queue": [q for q in state["queue"] if q["job_id"] != e.job_id], "version": state["version"] + 1}
+    return s, ev.JobCancelled(
+        event_id=ev.deterministic_id(e.job_id, "JobCancelled"), tenant_id=entry["tenant_id"], aggregate_id=e.job_id,
+        aggregate_version=2, occurred_at=e.occurred_at, job_id=e.job_id, qpu_id=state["qpu_id"])
 
 
 def fifo(queue: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

@@ -174,6 +174,7 @@ class CancelRequested(Event):
     type: Literal["CancelRequested"] = "CancelRequested"
     tenant_id: str
     job_id: str
+    qpu_id: str
 
 
 class JobCancelled(Event):

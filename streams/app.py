@@ -86,6 +86,10 @@ def create_app(settings: Settings) -> faust.App:
 
     async def dispatch_step(qpu_id: str, e: ev.Event) -> None:
         state = qpus[qpu_id] or dispatch.new_state(qpu_id)
+        if isinstance(e, ev.CancelRequested):
+            state, cancelled = dispatch.cancel(state, e)
+            if cancelled is not None:
+                await emit(t_exec, qpu_id, cancelled)
         state = dispatch.fold(state, e)
         state, reservation = dispatch.next_reservation(state, codec.now())
         qpus[qpu_id] = state

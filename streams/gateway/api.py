@@ -144,6 +144,18 @@ def create_api(services: Services) -> FastAPI:
             raise _problem(409, f"job {job_id} is {job.get('status')}; the result exists once it is completed")
         return {k: job.get(k) for k in ("job_id", "status", "shots", "counts", "calibration_epoch", "qpu_id", "qpu_seconds")}
 
+    @api.delete("/v1/jobs/{job_id}", status_code=202)
+    async def cancel_job(job_id: str, c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
+        job = await own_job(c, job_id)
+        if job.get("status") in ("completed", "failed", "rejected", "cancelled"):
+            raise _problem(409, f"job {job_id} is already {job.get('status')}")
+        e = ev.CancelRequested(event_id=ev.deterministic_id(job_id, "CancelRequested"), tenant_id=c.tenant_id,
+                               aggregate_id=job_id, aggregate_version=1, occurred_at=codec.now(), job_id=job_id,
+                               qpu_id=str(job.get("qpu_id")))
+        await s.producer.publish("jobs", e.qpu_id, e)
+        return {"job_id": job_id, "status": "cancel-requested",
+                "note": "a queued job is cancelled; a running job finishes its shots and is billed for them"}
+
     @api.get("/v1/jobs")
     async def list_jobs(limit: int = 100, c: Caller = Depends(role("tenant"))) -> list[dict[str, Any]]:
         return await asyncio.to_thread(s.store.jobs, c.tenant_id, max(1, min(limit, 1000)))
