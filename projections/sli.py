@@ -62,7 +62,7 @@ FROM {{db}}.jobs GROUP BY {_SETS} ORDER BY scope, tenant_id, qpu_id""", True),
     Sli("M3", "sli_m3_queue_wait",
         "Queue wait (accepted -> slot reserved, as the scheduler measured it), p50 and p95 in seconds.", f"""
 SELECT {_SCOPE}, tenant_id, qpu_id, count() AS jobs,
-       quantileExact(0.5)(queue_wait_s) AS p50_s, quantileExact(0.95)(queue_wait_s) AS p95_s,
+       quantileExactInclusive(0.5)(queue_wait_s) AS p50_s, quantileExactInclusive(0.95)(queue_wait_s) AS p95_s,
        max(queue_wait_s) AS max_s
 FROM {{db}}.jobs WHERE queue_wait_s IS NOT NULL GROUP BY {_SETS} ORDER BY scope, tenant_id, qpu_id""", True),
     Sli("M4", "sli_m4_fidelity",
@@ -110,7 +110,7 @@ GROUP BY GROUPING SETS ((tenant_id), ()) ORDER BY scope, tenant_id""", True),
         "Telemetry ingestion: projection lag (ingested_at - occurred_at) p50/p95 in seconds, and the "
         "share of consumed messages that were projected rather than dead-lettered as undecodable.", """
 SELECT if(grouping(tenant_id) = 0, 'tenant', 'all') AS scope, tenant_id, count() AS events,
-       quantileExact(0.5)(lag_s) AS lag_p50_s, quantileExact(0.95)(lag_s) AS lag_p95_s, max(lag_s) AS lag_max_s,
+       quantileExactInclusive(0.5)(lag_s) AS lag_p50_s, quantileExactInclusive(0.95)(lag_s) AS lag_p95_s, max(lag_s) AS lag_max_s,
        if(grouping(tenant_id) = 1,
           events / (events + (SELECT count() FROM {db}.dead_letters FINAL WHERE recorded_by = 'projector')),
           NULL) AS projected_share
@@ -121,7 +121,7 @@ GROUP BY GROUPING SETS ((tenant_id), ()) ORDER BY scope, tenant_id""", True),
         f"{SLA_LATENCY_S:g} s, with p50/p95 of that time.", f"""
 SELECT {_SCOPE}, tenant_id, qpu_id, count() AS jobs,
        countIf(latency_s <= {SLA_LATENCY_S}) AS within_sla, within_sla / jobs AS compliance,
-       quantileExact(0.5)(latency_s) AS p50_s, quantileExact(0.95)(latency_s) AS p95_s
+       quantileExactInclusive(0.5)(latency_s) AS p50_s, quantileExactInclusive(0.95)(latency_s) AS p95_s
 FROM (SELECT tenant_id, qpu_id, dateDiff('microsecond', submitted_at, finished_at) / 1e6 AS latency_s
       FROM {{db}}.jobs WHERE status = 'completed' AND submitted_at IS NOT NULL AND finished_at IS NOT NULL)
 GROUP BY {_SETS} ORDER BY scope, tenant_id, qpu_id""", True),

@@ -94,7 +94,7 @@ class Store:
     def queue_wait_percentiles(self, tenant_id: str | None = None) -> dict[str, float | int | None]:
         where = "WHERE queue_wait_s IS NOT NULL" + (" AND tenant_id = {t:String}" if tenant_id else "")
         res = self.client.query(
-            f"SELECT count(), quantileExact(0.5)(queue_wait_s), quantileExact(0.95)(queue_wait_s) "
+            f"SELECT count(), quantileExactInclusive(0.5)(queue_wait_s), quantileExactInclusive(0.95)(queue_wait_s) "
             f"FROM {self.db}.jobs {where}", parameters={"t": tenant_id} if tenant_id else None)
         n, p50, p95 = res.result_rows[0]
         return {"jobs": n, "p50_s": p50 if n else None, "p95_s": p95 if n else None}
