@@ -14,6 +14,7 @@ class Registry:
     tenants: dict[str, tenant_agg.Tenant] = field(default_factory=dict)
     qpus: dict[str, qpu_agg.Qpu] = field(default_factory=dict)
     key_owner: dict[str, str] = field(default_factory=dict)  # key id -> tenant id
+    price_books: dict[int, ev.PriceBookPublished] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
 
     def apply(self, e: ev.Event) -> None:
@@ -26,6 +27,8 @@ class Registry:
                 self.tenants[e.tenant_id] = t
             if isinstance(e, ev.ApiKeyIssued):
                 self.key_owner[e.key_id] = e.tenant_id
+        elif isinstance(e, ev.PriceBookPublished):
+            self.price_books.setdefault(e.version, e)
         elif isinstance(e, (ev.QpuRegistered, ev.CalibrationStarted, ev.CalibrationCompleted, ev.QpuDrained, ev.QpuResumed)):
             q = qpu_agg.apply(self.qpus.get(e.qpu_id), e)
             if q is not None:

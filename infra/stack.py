@@ -12,6 +12,9 @@ from infra.kafka import broker
 from infra.settings import Settings
 
 DEFAULT_QPUS = (("qpu-a", 8), ("qpu-b", 6))
+# micro-credits: 1 credit = 1,000,000. Published once, on the first `qmux up` of a fresh log.
+DEFAULT_PRICE_BOOK = {"per_shot_micro": 30, "per_qpu_second_micro": 2_000_000, "per_job_micro": 10_000,
+                      "lane_multiplier_milli": {"premium": 1500, "standard": 1000, "free": 500}}
 SERVICES = ("worker", "gateway")
 
 
@@ -38,6 +41,10 @@ def up(settings: Settings, progress: Callable[[str], None] = print, qpus: tuple[
         for qpu_id, n in qpus:
             r = gw.request("POST", "/v1/qpus", json={"qpu_id": qpu_id, "num_qubits": n})
             progress(f"{qpu_id}: {'registered' if r['created'] else 'known'} ({n} qubits)")
+        books = gw.request("GET", "/v1/pricebooks")
+        if not books:
+            b = gw.request("POST", "/v1/pricebooks", json=DEFAULT_PRICE_BOOK)
+            progress(f"price book v{b['version']} published")
     progress(f"qmux is up: gateway {settings.gateway}, Kafka {settings.bootstrap}, ClickHouse {settings.dsn}")
 
 

@@ -21,8 +21,9 @@ import faust
 
 from domain import dispatch, intake
 from domain import events as ev
+from domain.billing.ledger import Ledgers
 from infra.settings import Settings
-from streams import codec, device
+from streams import codec, device, log_reader
 from streams.topics import topic_name
 
 log = logging.getLogger("qmux.worker")
@@ -156,6 +157,27 @@ def create_app(settings: Settings) -> faust.App:
             occurred_at=measured_at, calibration_epoch=r.calibration_epoch, **base)
         await emit(t_exec, r.qpu_id, completed)
         executed[r.job_id] = completed.model_dump_json()
+
+    t_bill = topic("billing")
+    ledgers = Ledgers()
+
+    @app.agent(app.topic(names["jobs"], names["execution"], topic_name(settings.topic_prefix, "admin"),
+                         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"))
+    async def bill(stream: Any) -> None:
+        # The billing topic is the ledgers' changelog: take back everything already emitted (and the
+        # price books) before pricing anything, so a restarted worker only emits what is missing.
+        restored, bad = log_reader.decode_all(await log_reader.read_records(settings, ("admin", "billing")))
+        for e, _ in restored:
+            ledgers.apply(e)
+        for r, why in bad:
+            log.error("billing restore skipped %s[%s]@%s: %s", r.topic, r.partition, r.offset, why)
+        log.info("billing ledgers restored from %d events", len(restored))
+
+        async def handle(e: ev.Event, _topic: str) -> None:
+            for out in ledgers.apply(e):
+                await emit(t_bill, out.tenant_id or "", out)
+
+        await guarded(stream, handle)
 
     return app
 

@@ -204,6 +204,28 @@ def create_api(services: Services) -> FastAPI:
         s.registry.apply(e)
         return {"qpu_id": body.qpu_id, "created": True}
 
+    @api.get("/v1/pricebooks")
+    async def price_books(_: Caller = Depends(caller)) -> list[dict[str, Any]]:
+        return [b.model_dump(mode="json") for _, b in sorted(s.registry.price_books.items())]
+
+    @api.post("/v1/pricebooks", status_code=201)
+    async def publish_price_book(body: models.PublishPriceBook, _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        now = codec.now()
+        effective = body.effective_from or now
+        if effective.tzinfo is None:
+            raise _problem(422, "effective_from: give a timezone (e.g. 2026-12-01T00:00:00Z)")
+        if effective < now:
+            raise _problem(422, "effective_from: price books are never retroactive; give a time in the future")
+        version = max(s.registry.price_books, default=0) + 1
+        e = ev.PriceBookPublished(
+            event_id=ev.deterministic_id("pricebook", version), aggregate_id="pricebook", aggregate_version=version - 1,
+            occurred_at=now, version=version, effective_from=effective, per_shot_micro=body.per_shot_micro,
+            per_qpu_second_micro=body.per_qpu_second_micro, per_job_micro=body.per_job_micro,
+            lane_multiplier_milli=body.lane_multiplier_milli)
+        await s.producer.publish("admin", "pricebook", e)
+        s.registry.apply(e)
+        return e.model_dump(mode="json")
+
     @api.post("/v1/sql")
     async def sql(body: models.SqlQuery, _: Caller = Depends(role("operator", "analyst", "auditor"))) -> dict[str, Any]:
         first = body.query.lstrip().split(None, 1)[0].lower() if body.query.strip() else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,3 +55,12 @@ class SqlQuery(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class PublishPriceBook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_shot_micro: int = Field(ge=0, description="micro-credits per shot")
+    per_qpu_second_micro: int = Field(ge=0, description="micro-credits per QPU-second")
+    per_job_micro: int = Field(ge=0, description="micro-credits per job")
+    lane_multiplier_milli: dict[str, int] = Field(default_factory=dict, description="lane -> multiplier in thousandths")
+    effective_from: datetime | None = Field(None, description="when it takes effect (not before now); default now")
