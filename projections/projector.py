@@ -13,9 +13,9 @@ which is the gateway's; a standalone projector needs a ClickHouse server DSN.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -31,16 +31,21 @@ from streams.topics import all_topics
 log = logging.getLogger("qmux.projector")
 
 GROUP_ID = "qmux-projector"
+# after this many failed inserts of one batch, insert it message by message so that a single
+# message ClickHouse refuses is dead-lettered instead of blocking its partition forever
+ONE_BY_ONE_AFTER = 3
 
 
-@dataclass
+@dataclasses.dataclass
 class Stats:
+    """Counts of what was projected and committed (a retried batch is counted once)."""
+
     messages: int = 0
     projected: int = 0
     dead_lettered: int = 0
     batches: int = 0
     insert_failures: int = 0
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 class Projector:
@@ -92,21 +97,23 @@ class Projector:
     async def run(self) -> None:
         await self.start()
         assert self._consumer is not None
-        pause = 0.1
+        pause, failures = 0.1, 0
         try:
             while not self._stopping.is_set():
                 batch = await self._consumer.getmany(timeout_ms=self.batch_ms, max_records=self.batch_max)
                 if not batch:
                     continue
                 self._busy = True
+                counted = dataclasses.replace(self.stats, rows=dict(self.stats.rows))
                 try:
-                    await self._project(batch)
-                    pause = 0.1
+                    await self._project(batch, one_by_one=failures >= ONE_BY_ONE_AFTER)
+                    pause, failures = 0.1, 0
                 except (CommitFailedError, KafkaError) as exc:
                     # rows are in; an uncommitted batch is re-read by whoever owns the partition next
                     log.warning("offset commit failed after insert (%s); the batch will be re-read, harmlessly", exc)
                 except Exception:
-                    self.stats.insert_failures += 1
+                    self.stats = dataclasses.replace(counted, insert_failures=counted.insert_failures + 1)
+                    failures += 1
                     log.exception("projection insert failed; retrying the same offsets in %.1fs", pause)
                     for tp, msgs in batch.items():
                         self._consumer.seek(tp, msgs[0].offset)
@@ -120,22 +127,44 @@ class Projector:
 
     # ---------------------------------------------------------------- one batch
 
-    async def _project(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        rows: rowmod.Rows = {}
-        for tp, msgs in batch.items():
-            for m in msgs:
-                self.stats.messages += 1
-                rowmod.merge(rows, self._rows(m))
-        written = await asyncio.to_thread(self.store.insert_rows, rows)
+    async def _project(self, batch: dict[TopicPartition, list[Any]], one_by_one: bool = False) -> None:
+        written: dict[str, int] = {}
+        if one_by_one:
+            for msgs in batch.values():
+                for m in msgs:
+                    self._add(written, await self._insert_alone(m))
+        else:
+            rows: rowmod.Rows = {}
+            for msgs in batch.values():
+                for m in msgs:
+                    rowmod.merge(rows, self._rows(m))
+            self._add(written, await asyncio.to_thread(self.store.insert_rows, rows))
         offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
         if self.group_id is not None:
             await self._commit(offsets)
         self._projected.update(offsets)
         self.stats.batches += 1
-        for table, n in written.items():
-            self.stats.rows[table] = self.stats.rows.get(table, 0) + n
+        self._add(self.stats.rows, written)
+
+    @staticmethod
+    def _add(into: dict[str, int], more: dict[str, int]) -> None:
+        for table, n in more.items():
+            into[table] = into.get(table, 0) + n
+
+    async def _insert_alone(self, m: Any) -> dict[str, int]:
+        rows = self._rows(m)
+        try:
+            return await asyncio.to_thread(self.store.insert_rows, rows)
+        except Exception as exc:  # noqa: BLE001 - if the dead letter fails too, the caller retries the batch
+            self.stats.projected -= int("events" in rows)
+            reason = f"ClickHouse refused its rows: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}"
+            log.error("dead-lettering message %s/%d@%d: %s", m.topic, m.partition, m.offset, reason)
+            self.stats.dead_lettered += 1
+            dead = rowmod.undecodable(m.topic, m.partition, m.offset, m.value, reason, m.timestamp)
+            return await asyncio.to_thread(self.store.insert_rows, dead)
 
     def _rows(self, m: Any) -> rowmod.Rows:
+        self.stats.messages += 1
         try:
             if m.value is None:
                 raise ValueError("empty message value (tombstone) where an event was expected")

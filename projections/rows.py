@@ -171,7 +171,7 @@ def undecodable(topic: str, partition: int, offset: int, value: bytes | None, re
     """The dead-letter row for a message the projector could not decode. Its time is the message's
     own broker timestamp, so a rebuild records the same row."""
     dead = ev.DeadLettered(
-        event_id=ev.deterministic_id("dead", topic, partition, offset),
+        event_id=ev.deterministic_id("projector-dead", topic, partition, offset),
         aggregate_id=f"{topic}/{partition}", aggregate_version=offset,
         occurred_at=datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc),
         source_topic=topic, source_partition=partition, source_offset=offset,

@@ -91,6 +91,21 @@ async def test_events_become_rows_and_poison_is_dead_lettered(env):
     assert count(store, "SELECT count() FROM {db}.charges FINAL") == 1
 
 
+async def test_a_message_clickhouse_refuses_is_dead_lettered_not_retried_forever(env):
+    settings, store, group = env
+    refused = f.charged("j1", 100).model_copy(update={"shots": -5})  # no UInt64 holds it
+    events = f.job_path("j1") + [refused]
+    await produce(settings, as_messages(events))
+    projector = Projector(settings, store, group_id=group)
+    await run_until_caught_up(projector)
+    assert projector.stats.insert_failures >= 1
+    assert (projector.stats.messages, projector.stats.dead_lettered) == (len(events), 1)
+    reasons = store.client.query(f"SELECT reason FROM {store.db}.dead_letters FINAL").result_rows
+    assert len(reasons) == 1 and "ClickHouse refused" in reasons[0][0]
+    assert store.job("acme", "j1")["status"] == "completed"
+    assert count(store, "SELECT count() FROM {db}.charges FINAL") == 0
+
+
 class CrashBeforeCommit(Projector):
     """Dies like a killed process: after the batch is inserted, before its offsets are committed."""
 
