@@ -29,13 +29,14 @@ from typing import Iterable
 from domain import events as ev
 from domain.billing import chain
 from domain.billing.invoices import build_invoice, period_end, period_of
-from domain.billing.metering import JOB_FACTS, JobMeter, NotBilled, Usage
+from domain.billing.metering import JOB_FACTS, JobMeter, NotBilled
 from domain.billing.pricing import PriceBooks
 
 
 class BillingLedger:
-    def __init__(self, tenant_id: str, books: PriceBooks | None = None):
+    def __init__(self, tenant_id: str, books: PriceBooks | None = None, chained: bool = True):
         self.tenant_id = tenant_id
+        self.chained = chained  # False only for a replay that compares content, never positions
         self.books = books if books is not None else PriceBooks()
         self.aggregate_id = chain.billing_aggregate_id(tenant_id)
         self.jobs: dict[str, JobMeter] = {}
@@ -82,7 +83,9 @@ class BillingLedger:
             return []
         job_id = meter.job_id
         if isinstance(outcome, NotBilled):
-            return self._emit_new([(self._released(job_id, outcome), [])])
+            return self._emit_new([_Candidate(
+                ev.QuotaReleased, ev.deterministic_id("QuotaReleased", self.tenant_id, job_id),
+                dict(occurred_at=outcome.at, job_id=job_id, reason=outcome.reason))])
         lane = meter.lane
         book = self.books.at(outcome.at)
         if lane is None or book is None:
@@ -90,44 +93,35 @@ class BillingLedger:
             return []
         self.pending.discard(job_id)
         charge_id = ev.deterministic_id("UsageCharged", self.tenant_id, job_id)
-        if charge_id in self.emitted and ev.deterministic_id("QuotaSettled", self.tenant_id, job_id) in self.emitted:
+        settled_id = ev.deterministic_id("QuotaSettled", self.tenant_id, job_id)
+        if charge_id in self.emitted and settled_id in self.emitted:
             return []
         sources: list[ev.Event] = [meter.accepted, *outcome.sources]  # type: ignore[list-item]
-        charge = ev.UsageCharged(
-            event_id=charge_id, tenant_id=self.tenant_id, aggregate_id=self.aggregate_id,
-            aggregate_version=0, occurred_at=outcome.at, job_id=job_id,
+        charge = _Candidate(ev.UsageCharged, charge_id, dict(
+            occurred_at=outcome.at, job_id=job_id,
             amount_micro=book.charge_micro(outcome.shots, outcome.qpu_seconds_micro, lane),
             shots=outcome.shots, qpu_seconds_micro=outcome.qpu_seconds_micro,
             price_book_version=book.version, calibration_epoch=outcome.calibration_epoch,
-            source_event_ids=[book.event_id, *(s.event_id for s in sources)])
-        digests = [book.digest, *(chain.digest(s) for s in sources)]
-        return self._emit_new([(charge, digests), (self._settled(job_id, outcome), [])])
-
-    def _released(self, job_id: str, outcome: NotBilled) -> ev.QuotaReleased:
-        return ev.QuotaReleased(
-            event_id=ev.deterministic_id("QuotaReleased", self.tenant_id, job_id), tenant_id=self.tenant_id,
-            aggregate_id=self.aggregate_id, aggregate_version=0, occurred_at=outcome.at, job_id=job_id,
-            reason=outcome.reason)
-
-    def _settled(self, job_id: str, usage: Usage) -> ev.QuotaSettled:
-        return ev.QuotaSettled(
-            event_id=ev.deterministic_id("QuotaSettled", self.tenant_id, job_id), tenant_id=self.tenant_id,
-            aggregate_id=self.aggregate_id, aggregate_version=0, occurred_at=usage.at, job_id=job_id,
-            shots=usage.shots, qpu_seconds=usage.qpu_seconds)
+            source_event_ids=[book.event_id, *(s.event_id for s in sources)]), book.digest, sources)
+        settled = _Candidate(ev.QuotaSettled, settled_id, dict(
+            occurred_at=outcome.at, job_id=job_id, shots=outcome.shots, qpu_seconds=outcome.qpu_seconds))
+        return self._emit_new([charge, settled])
 
     # ------------------------------------------------------------------ emitting and restoring
 
-    def _emit_new(self, candidates: list[tuple[ev.Event, list[bytes]]]) -> list[ev.Event]:
+    def _emit_new(self, candidates: list[_Candidate]) -> list[ev.Event]:
         """Version, chain and record the candidates not emitted before, in order."""
         out: list[ev.Event] = []
-        for e, source_digests in candidates:
-            if e.event_id in self.emitted:
+        for c in candidates:
+            if c.event_id in self.emitted:
                 continue
             pos = self.version + 1
-            e = e.model_copy(update={"aggregate_version": pos})
-            self.head = chain.link(self.head, pos, e, source_digests)
-            if e.type in chain.ANCHOR_TYPES:
-                e = e.model_copy(update={"chain_hash": self.head.hex()})
+            e = c.build(self.tenant_id, self.aggregate_id, pos)
+            if self.chained:
+                digests = [] if c.book_digest is None else [c.book_digest, *(chain.digest(s) for s in c.sources)]
+                self.head = chain.link(self.head, pos, e, digests)
+                if e.type in chain.ANCHOR_TYPES:
+                    e = e.model_copy(update={"chain_hash": self.head.hex()})
             self._record(e)
             out.append(e)
         return out
@@ -173,7 +167,8 @@ class BillingLedger:
             inv = build_invoice(self.tenant_id, period, due[period], seq=len(issued),
                                 original_id=issued[0].invoice_id if issued else None,
                                 issued_at=up_to, aggregate_id=self.aggregate_id)
-            out += self._emit_new([(inv, [])])
+            out += self._emit_new([_Candidate(type(inv), inv.event_id, inv.model_dump(
+                exclude={"type", "event_id", "tenant_id", "aggregate_id", "aggregate_version", "chain_hash"}))])
         return out
 
 
@@ -181,17 +176,33 @@ class LedgerError(RuntimeError):
     pass
 
 
+class _Candidate:
+    """A billing event not yet placed in the stream: its position and chain hash come last."""
+
+    __slots__ = ("cls", "event_id", "fields", "book_digest", "sources")
+
+    def __init__(self, cls: type[ev.Event], event_id: str, fields: dict, book_digest: bytes | None = None,
+                 sources: list[ev.Event] = []):
+        self.cls, self.event_id, self.fields = cls, event_id, fields
+        self.book_digest, self.sources = book_digest, sources
+
+    def build(self, tenant_id: str, aggregate_id: str, position: int) -> ev.Event:
+        return self.cls(event_id=self.event_id, tenant_id=tenant_id, aggregate_id=aggregate_id,
+                        aggregate_version=position, **self.fields)
+
+
 class Ledgers:
     """One ledger per tenant, sharing the price books; routes each event to its tenant."""
 
-    def __init__(self) -> None:
+    def __init__(self, chained: bool = True) -> None:
+        self.chained = chained
         self.books = PriceBooks()
         self.by_tenant: dict[str, BillingLedger] = {}
 
     def ledger(self, tenant_id: str) -> BillingLedger:
         led = self.by_tenant.get(tenant_id)
         if led is None:
-            led = self.by_tenant[tenant_id] = BillingLedger(tenant_id, self.books)
+            led = self.by_tenant[tenant_id] = BillingLedger(tenant_id, self.books, self.chained)
         return led
 
     def apply(self, e: ev.Event) -> list[ev.Event]:

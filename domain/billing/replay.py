@@ -33,9 +33,13 @@ TABLE_FIELDS = ("tenant_id", "job_id", "amount_micro", "shots", "qpu_seconds_mic
                 "price_book_version", "calibration_epoch")
 
 
-def rederive(events: Iterable[ev.Event]) -> Ledgers:
-    """Expected billing, from every non-billing event of the log (in log order)."""
-    ledgers = Ledgers()
+def rederive(events: Iterable[ev.Event], chained: bool = False) -> Ledgers:
+    """Expected billing, from every non-billing event of the log (in log order).
+
+    Positions and chain hashes of the expected events depend on the order the agent saw its
+    deliveries in, which the log does not keep across topics, so `reconcile` ignores them and
+    they are not computed unless `chained` (the recorded chain is checked by `verify_chain`)."""
+    ledgers = Ledgers(chained=chained)
     rest: list[ev.Event] = []
     for e in events:
         t = e.type

@@ -1,0 +1,1 @@
+"""Replay benchmark (see __main__)."""
