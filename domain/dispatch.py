@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from domain import events as ev
+from domain.scheduling import fairshare
 
 State = dict[str, Any]
-OrderFn = Callable[[list[dict[str, Any]], datetime], list[dict[str, Any]]]
+PickFn = Callable[[list[fairshare.QueueEntry], fairshare.Usage, float], fairshare.QueueEntry | None]
 
 
 def new_state(qpu_id: str) -> State:
@@ -29,6 +30,7 @@ def new_state(qpu_id: str) -> State:
         "running": None,    # job_id holding the QPU
         "slot": 0,          # reservations made so far
         "seen": [],         # job ids ever enqueued (bounded below)
+        "usage": {},        # tenant -> [decayed QPU-seconds, at (epoch s)] on this QPU
         "version": 0,
     }
 
@@ -60,9 +62,12 @@ def fold(state: State, e: ev.Event) -> State:
         case ev.JobAccepted(job_id=jid) if jid not in s["seen"] and e.spec is not None:
             _remember(s, jid)
             s["queue"].append({
-                "job_id": jid, "tenant_id": e.tenant_id, "lane": e.lane,
-                "accepted_at": e.occurred_at.isoformat(), "spec": e.spec.model_dump(mode="json"),
+                "job_id": jid, "tenant_id": e.tenant_id, "lane": e.lane, "weight": e.weight,
+                "size_s": e.qpu_seconds_estimate, "accepted_at": e.occurred_at.isoformat(),
+                "spec": e.spec.model_dump(mode="json"),
             })
+        case ev.ShotsMeasured(tenant_id=tid, qpu_seconds=qs):
+            s["usage"] = _add_usage(state.get("usage", {}), tid, qs, e.occurred_at.timestamp())
         case ev.JobCompleted(job_id=jid) | ev.JobFailed(job_id=jid) | ev.JobCancelled(job_id=jid):
             s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
             if s["running"] == jid:
@@ -84,15 +89,45 @@ def cancel(state: State, e: ev.CancelRequested) -> tuple[State, ev.JobCancelled 
         aggregate_version=2, occurred_at=e.occurred_at, job_id=e.job_id, qpu_id=state["qpu_id"])
 
 
-def fifo(queue: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    return queue
+HALF_LIFE_S = fairshare.Params().half_life_s
 
 
-def next_reservation(state: State, now: datetime, order: OrderFn = fifo) -> tuple[State, ev.SlotReserved | None]:
-    """If the QPU is free and in service, reserve it for the first job in policy order."""
+def _add_usage(usage: dict[str, list[float]], tenant_id: str, qpu_seconds: float, t: float) -> dict[str, list[float]]:
+    value, t0 = usage.get(tenant_id, (0.0, t))
+    if t >= t0:
+        value = value * 0.5 ** ((t - t0) / HALF_LIFE_S) + qpu_seconds
+    else:  # a late fact: decay it to the newer reference time
+        value, t = value + qpu_seconds * 0.5 ** ((t0 - t) / HALF_LIFE_S), t0
+    return {**usage, tenant_id: [value, t]}
+
+
+def decayed_usage(state: State, now: float) -> dict[str, float]:
+    return {t: v * 0.5 ** (max(0.0, now - t0) / HALF_LIFE_S) for t, (v, t0) in state.get("usage", {}).items()}
+
+
+def entries(state: State) -> list[fairshare.QueueEntry]:
+    return [fairshare.QueueEntry(
+        job_id=q["job_id"], tenant_id=q["tenant_id"], lane=q["lane"], weight=float(q.get("weight", 1.0)),
+        enqueued_at=datetime.fromisoformat(q["accepted_at"]).timestamp(), size_s=float(q.get("size_s", 0.0)),
+        num_qubits=int(q["spec"]["num_qubits"])) for q in state["queue"]]
+
+
+def fair_share(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) -> fairshare.QueueEntry | None:
+    return fairshare.pick(queue, usage, now)
+
+
+def fifo(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) -> fairshare.QueueEntry | None:
+    return min(queue, key=lambda e: (e.enqueued_at, e.job_id), default=None)
+
+
+def next_reservation(state: State, now: datetime, pick: PickFn = fair_share) -> tuple[State, ev.SlotReserved | None]:
+    """If the QPU is free and in service, reserve it for the job the policy picks."""
     if state["running"] or not state["queue"] or state["drained"] or state["calibrating"]:
         return state, None
-    head = order(state["queue"], now)[0]
+    chosen = pick(entries(state), decayed_usage(state, now.timestamp()), now.timestamp())
+    if chosen is None:
+        return state, None
+    head = next(q for q in state["queue"] if q["job_id"] == chosen.job_id)
     spec = ev.JobSpec.model_validate(head["spec"])
     accepted_at = datetime.fromisoformat(head["accepted_at"])
     slot = state["slot"]

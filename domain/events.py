@@ -127,6 +127,9 @@ class JobSubmitted(Event):
     seed: int
     idempotency_key: str | None = None
     max_calibration_age_s: float | None = None
+    lane: str = "standard"         # the tenant's plan at submission time
+    weight: float = Field(1.0, gt=0)
+    qpu_seconds_estimate: float = Field(0.0, ge=0)
 
 
 class JobSpec(BaseModel):
@@ -150,6 +153,8 @@ class JobAccepted(Event):
     job_id: str
     qpu_id: str
     lane: str = "standard"
+    weight: float = Field(1.0, gt=0)
+    qpu_seconds_estimate: float = Field(0.0, ge=0)
     spec: JobSpec | None = None
 
 

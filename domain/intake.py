@@ -17,11 +17,21 @@ def spec_of(e: ev.JobSubmitted) -> ev.JobSpec:
     )
 
 
-def accept(e: ev.JobSubmitted, lane: str = "standard") -> ev.JobAccepted:
+def accept(e: ev.JobSubmitted) -> ev.JobAccepted:
     return ev.JobAccepted(
         event_id=ev.deterministic_id(e.job_id, "JobAccepted"), tenant_id=e.tenant_id,
         aggregate_id=e.job_id, aggregate_version=1, occurred_at=e.occurred_at,
-        job_id=e.job_id, qpu_id=e.qpu_id, lane=lane, spec=spec_of(e),
+        job_id=e.job_id, qpu_id=e.qpu_id, lane=e.lane, weight=e.weight,
+        qpu_seconds_estimate=e.qpu_seconds_estimate, spec=spec_of(e),
+    )
+
+
+def quota_held(e: ev.JobSubmitted) -> ev.QuotaHeld:
+    """The hold taken when a submission is admitted (the gateway applies the same fact at once)."""
+    return ev.QuotaHeld(
+        event_id=ev.deterministic_id(e.job_id, "QuotaHeld"), tenant_id=e.tenant_id, aggregate_id=e.job_id,
+        aggregate_version=1, occurred_at=e.occurred_at, job_id=e.job_id, shots=e.shots,
+        qpu_seconds_estimate=e.qpu_seconds_estimate,
     )
 
 
@@ -33,5 +43,7 @@ def reject(e: ev.JobSubmitted, reason: str, limit: str | None = None) -> ev.JobR
     )
 
 
-def decide(e: ev.JobSubmitted, lane: str = "standard") -> ev.JobAccepted | ev.JobRejected:
-    return accept(e, lane)
+def decide(e: ev.JobSubmitted) -> list[ev.Event]:
+    """Admission itself is decided at the gateway (it must answer 4xx/429 synchronously); what
+    reaches the log was admitted, and becomes a queued job with its quota hold."""
+    return [quota_held(e), accept(e)]

@@ -53,10 +53,10 @@ def create_app(settings: Settings) -> faust.App:
     t_sub, t_jobs, t_exec, t_cal, t_dead = (topic(n) for n in ("submissions", "jobs", "execution", "calibration", "deadletter"))
     names = {n: topic_name(settings.topic_prefix, n) for n in ("submissions", "jobs", "execution", "calibration")}
 
-    admitted = app.Table("admitted", default=None, value_serializer="json", partitions=settings.topic_partitions)
-    qpus = app.Table("qpu-dispatch", default=None, value_serializer="json", partitions=settings.topic_partitions)
-    executed = app.Table("executed", default=None, value_serializer="json", partitions=settings.topic_partitions)
-    snapshots = app.Table("calibrations", default=None, value_serializer="json", partitions=settings.topic_partitions)
+    admitted = app.Table("admitted", default=None, partitions=settings.topic_partitions)
+    qpus = app.Table("qpu-dispatch", default=None, partitions=settings.topic_partitions)
+    executed = app.Table("executed", default=None, partitions=settings.topic_partitions)
+    snapshots = app.Table("calibrations", default=None, partitions=settings.topic_partitions)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qpu")
 
     async def emit(t: faust.TopicT, k: str, e: ev.Event) -> None:
@@ -79,9 +79,10 @@ def create_app(settings: Settings) -> faust.App:
         async def handle(e: ev.Event, _topic: str) -> None:
             if not isinstance(e, ev.JobSubmitted) or admitted[e.job_id] is not None:
                 return  # other submission-topic facts, or a duplicate delivery
-            decision = intake.decide(e)
-            admitted[e.job_id] = decision.type
-            await emit(t_jobs, e.qpu_id, decision)
+            held, accepted = intake.decide(e)
+            await emit(t_sub, e.tenant_id, held)
+            await emit(t_jobs, e.qpu_id, accepted)
+            admitted[e.job_id] = accepted.type
 
         await guarded(stream, handle)
 
@@ -185,5 +186,5 @@ def create_app(settings: Settings) -> faust.App:
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the worker in the foreground until SIGTERM/SIGINT."""
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=loglevel, web_host="127.0.0.1", web_port=settings.worker_web_port)
+    worker = faust.Worker(app, loglevel=loglevel)
     worker.execute_from_commandline()

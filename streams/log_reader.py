@@ -36,8 +36,9 @@ async def read_records(settings: Settings, topics: Iterable[str], progress: Call
     )
     await consumer.start()
     try:
-        parts = [TopicPartition(n, p) for n in names for p in sorted(consumer.partitions_for_topic(n) or ())]
-        missing = [n for n in names if not consumer.partitions_for_topic(n)]
+        cluster = await consumer._client.fetch_all_metadata()  # a group-less consumer has none yet
+        parts = [TopicPartition(n, p) for n in names for p in sorted(cluster.partitions_for_topic(n) or ())]
+        missing = [n for n in names if not cluster.partitions_for_topic(n)]
         if missing:
             raise RuntimeError(f"topics not found on {settings.bootstrap}: {', '.join(missing)}")
         consumer.assign(parts)

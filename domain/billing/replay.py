@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from domain import events as ev
@@ -186,12 +187,16 @@ def _reconcile_invoices(want: dict[str, ev.Event], invoices: list[ev.InvoiceIssu
     by_tenant: dict[str, list[ev.InvoiceIssued]] = {}
     for inv in invoices:
         by_tenant.setdefault(inv.tenant_id, []).append(inv)
+    if not by_tenant:
+        return
+    ends: dict[str, list[tuple[datetime, str]]] = {}
+    for cid, c in charges.items():
+        if c.tenant_id in by_tenant:
+            ends.setdefault(c.tenant_id, []).append((period_end(period_of(c.occurred_at)), cid))
     for tenant, invs in by_tenant.items():
         t = tr(tenant)
         check = check_invoices(invs, charges)
         t.invoice_problems += check.problems
         t.invoiced_micro = check.invoiced_micro
         last_close = max(period_end(i.period) for i in invs)
-        t.uninvoiced = sorted(cid for cid, c in charges.items()
-                              if c.tenant_id == tenant and cid not in check.invoiced
-                              and period_end(period_of(c.occurred_at)) <= last_close)
+        t.uninvoiced = sorted(cid for end, cid in ends.get(tenant, ()) if cid not in check.invoiced and end <= last_close)

@@ -39,7 +39,7 @@ class QueueEntry:
 @dataclass(frozen=True, slots=True)
 class Params:
     half_life_s: float = 3600.0
-    aging_s: float = 900.0
+    aging_s: float = 3600.0
     lane_gap: float = 8.0
     usage_floor_s: float = 1.0
     size_ref_s: float = 1.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +18,17 @@ from fastapi.responses import JSONResponse
 
 from domain import events as ev
 from domain import tenant as tenant_agg
+from domain import intake
 from domain.registry import Registry
+from domain.scheduling import admission
+from domain.scheduling.plans import PlanError, plan_named
+from domain.standing import Standing
 from infra.settings import Settings
 from streams import codec, device
 from streams.gateway import models
 from streams.gateway.kafka_io import EventProducer
+
+log = logging.getLogger("qmux.gateway")
 
 READ_ONLY_SQL = ("select", "with", "show", "describe", "desc", "explain", "exists")
 
@@ -29,11 +36,15 @@ READ_ONLY_SQL = ("select", "with", "show", "describe", "desc", "explain", "exist
 @dataclass
 class Services:
     settings: Settings
-    registry: Registry
+    standing: Standing
     producer: EventProducer
     store: Any                     # projections.store.Store
     operator_sha256: str
     idem_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    @property
+    def registry(self) -> Registry:
+        return self.standing.registry
 
 
 @dataclass(frozen=True)
@@ -110,22 +121,47 @@ def create_api(services: Services) -> FastAPI:
                 if existing is not None:
                     return models.JobAck(job_id=job_id, status=str(existing.get("status")), duplicate=True)
             seed = body.seed if body.seed is not None else int(job_id.replace("-", "")[:8], 16)
+            now = codec.now()
+            estimate = admission.estimate_qpu_seconds(circuit.num_gates, body.shots)
+            decision = admission.admit(s.standing.accounts, admission.Request(c.tenant_id, job_id, body.shots, estimate), now)
+            if isinstance(decision, admission.Rejected):
+                await reject(c, job_id, body.qpu, decision, now)
+            acct = s.standing.accounts[c.tenant_id]
             e = ev.JobSubmitted(
                 event_id=ev.deterministic_id(job_id, "JobSubmitted"), tenant_id=c.tenant_id,
-                aggregate_id=job_id, aggregate_version=0, occurred_at=codec.now(), job_id=job_id,
+                aggregate_id=job_id, aggregate_version=0, occurred_at=now, job_id=job_id,
                 qpu_id=body.qpu, circuit_format=fmt, circuit=text, num_qubits=circuit.num_qubits,
                 num_gates=circuit.num_gates, shots=body.shots, seed=seed, idempotency_key=idempotency_key,
-                max_calibration_age_s=body.max_calibration_age_s,
+                max_calibration_age_s=body.max_calibration_age_s, lane=acct.plan.lane,
+                weight=acct.plan.weight, qpu_seconds_estimate=estimate,
             )
             try:
                 where = await s.producer.publish("submissions", c.tenant_id, e)
             except Exception as exc:  # noqa: BLE001 - the client must know nothing was accepted
                 raise _problem(503, f"event log unavailable, job not accepted; retry later ({type(exc).__name__})",
                                {"Retry-After": "5"}) from None
+            # the hold the admit agent will record: take it now so a burst cannot overrun the quota
+            s.standing.apply(e)
+            s.standing.apply(intake.quota_held(e))
             # read-your-writes: project our own acknowledged event now (idempotent on event id)
             await asyncio.to_thread(s.store.insert_events, [(e, *where)])
         s.idem_locks.pop(job_id, None)
         return models.JobAck(job_id=job_id, status="submitted")
+
+    async def reject(c: Caller, job_id: str, qpu_id: str, d: admission.Rejected, now: Any) -> None:
+        """Record the refusal as an event, then answer 429 with when to retry (rate) or when the limit resets."""
+        e = ev.JobRejected(event_id=ev.deterministic_id(job_id, "JobRejected", now.isoformat()), tenant_id=c.tenant_id,
+                           aggregate_id=job_id, aggregate_version=0, occurred_at=now, job_id=job_id, qpu_id=qpu_id,
+                           reason=d.message, limit=d.limit)
+        try:
+            await s.producer.publish("jobs", qpu_id, e)
+        except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded; say so
+            log.exception("could not record the rejection of job %s", job_id)
+        retry = d.retry_after_s if d.retry_after_s is not None else (
+            (d.resets_at - now).total_seconds() if d.resets_at is not None else None)
+        headers = {"Retry-After": str(max(1, int(retry + 0.999)))} if retry is not None else None
+        status = 403 if d.limit == "tenant" else 429
+        raise _problem(status, f"{d.limit}: {d.message}", headers)
 
     async def own_job(c: Caller, job_id: str) -> dict[str, Any]:
         job = await asyncio.to_thread(s.store.job, c.tenant_id, job_id)
@@ -167,6 +203,10 @@ def create_api(services: Services) -> FastAPI:
 
     @api.post("/v1/tenants", status_code=201, response_model=models.TenantCreated)
     async def create_tenant(body: models.CreateTenant, _: Caller = Depends(role("operator"))) -> models.TenantCreated:
+        try:
+            plan_named(body.plan)
+        except PlanError as exc:
+            raise _problem(422, f"plan: {exc}") from None
         tenant_id = body.name.lower().replace(" ", "-")
         existing = s.registry.tenants.get(tenant_id)
         now = codec.now()
@@ -182,7 +222,7 @@ def create_api(services: Services) -> FastAPI:
             key_sha256=tenant_agg.hash_secret(secret), role=body.role))
         for e in new:
             await s.producer.publish("admin", tenant_id, e)
-            s.registry.apply(e)
+            s.standing.apply(e)
         created = existing is None
         return models.TenantCreated(tenant_id=tenant_id, api_key=f"{tenant_agg.KEY_PREFIX}_{key_id}_{secret}", created=created)
 
@@ -201,7 +241,7 @@ def create_api(services: Services) -> FastAPI:
             occurred_at=codec.now(), qpu_id=body.qpu_id, num_qubits=n, coupling_map=coupling,
             calibration=cal.model_dump(mode="json"))
         await s.producer.publish("calibration", body.qpu_id, e)
-        s.registry.apply(e)
+        s.standing.apply(e)
         return {"qpu_id": body.qpu_id, "created": True}
 
     @api.get("/v1/pricebooks")
@@ -223,7 +263,7 @@ def create_api(services: Services) -> FastAPI:
             per_qpu_second_micro=body.per_qpu_second_micro, per_job_micro=body.per_job_micro,
             lane_multiplier_milli=body.lane_multiplier_milli)
         await s.producer.publish("admin", "pricebook", e)
-        s.registry.apply(e)
+        s.standing.apply(e)
         return e.model_dump(mode="json")
 
     @api.post("/v1/sql")

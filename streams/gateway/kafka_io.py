@@ -13,7 +13,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from domain import events as ev
-from domain.registry import Registry
+from domain.standing import Standing
 from infra.settings import Settings
 from streams import codec
 from streams.topics import topic_name
@@ -24,31 +24,35 @@ log = logging.getLogger("qmux.gateway")
 class EventProducer:
     def __init__(self, settings: Settings):
         self._settings = settings
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True,
-            client_id="qmux-gateway", linger_ms=2, request_timeout_ms=15_000,
-        )
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.bootstrap, acks="all", enable_idempotence=True,
+            client_id="qmux-gateway", linger_ms=2, request_timeout_ms=15_000,
+        )
         await self._producer.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
 
     async def publish(self, topic: str, key: str | None, e: ev.Event) -> tuple[str, int, int]:
         """Send and wait for the broker's acknowledgement; returns (topic, partition, offset)."""
         name = topic_name(self._settings.topic_prefix, topic)
+        if self._producer is None:
+            raise RuntimeError("producer not started")
         md = await self._producer.send_and_wait(name, value=codec.encode(e), key=codec.key(key))
         return name, md.partition, md.offset
 
 
-class RegistryFollower:
-    """Reads the admin and calibration topics from the beginning and keeps following them."""
+class StandingFollower:
+    """Reads the topics admission depends on from the beginning and keeps following them."""
 
-    TOPICS = ("admin", "calibration")
+    TOPICS = ("admin", "calibration", "submissions", "execution", "billing")
 
-    def __init__(self, settings: Settings, registry: Registry):
-        self._settings, self.registry = settings, registry
+    def __init__(self, settings: Settings, standing: Standing):
+        self._settings, self.standing = settings, standing
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.caught_up = asyncio.Event()
@@ -60,7 +64,8 @@ class RegistryFollower:
             auto_offset_reset="earliest", isolation_level="read_committed", client_id="qmux-gateway-registry",
         )
         await self._consumer.start()
-        parts = [TopicPartition(n, p) for n in names for p in (self._consumer.partitions_for_topic(n) or ())]
+        cluster = await self._consumer._client.fetch_all_metadata()  # a group-less consumer has none yet
+        parts = [TopicPartition(n, p) for n in names for p in sorted(cluster.partitions_for_topic(n) or ())]
         if not parts:
             await self._consumer.stop()
             raise RuntimeError(f"topics {names} not found on {self._settings.bootstrap}: run `qmux up` first")
@@ -76,7 +81,7 @@ class RegistryFollower:
             self.caught_up.set()
         async for msg in self._consumer:
             try:
-                self.registry.apply(codec.decode(msg.value))
+                self.standing.apply(codec.decode(msg.value))
             except Exception:  # noqa: BLE001 - a bad admin record must not stop the gateway; it is logged
                 log.exception("skipping undecodable registry record %s[%s]@%s", msg.topic, msg.partition, msg.offset)
             tp = TopicPartition(msg.topic, msg.partition)

@@ -15,10 +15,10 @@ from typing import Any, AsyncIterator
 import uvicorn
 from fastapi import FastAPI
 
-from domain.registry import Registry
+from domain.standing import Standing
 from infra.settings import Settings
 from streams.gateway.api import Services, create_api
-from streams.gateway.kafka_io import EventProducer, RegistryFollower
+from streams.gateway.kafka_io import EventProducer, StandingFollower
 
 log = logging.getLogger("qmux.gateway")
 
@@ -80,11 +80,11 @@ def build_app(settings: Settings, run_projector: bool | None = None) -> FastAPI:
     from projections.store import Store
 
     secret = operator_secret(settings, create=True)
-    registry = Registry()
+    standing = Standing()
     producer = EventProducer(settings)
-    follower = RegistryFollower(settings, registry)
+    follower = StandingFollower(settings, standing)
     store = Store(connect(settings.dsn))
-    services = Services(settings=settings, registry=registry, producer=producer, store=store,
+    services = Services(settings=settings, standing=standing, producer=producer, store=store,
                         operator_sha256=hashlib.sha256((secret or "").encode()).hexdigest())
     embedded = settings.dsn.startswith("chdb://")
     projector_wanted = embedded if run_projector is None else run_projector
