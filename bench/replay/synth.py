@@ -122,7 +122,7 @@ def generate(target_events: int = 200_000, tenants: int = 5, qpus: int = 4, seed
     books = _price_books()
     timed: list[tuple[datetime, int, ev.Event]] = [(b.occurred_at, i, b) for i, b in enumerate(books)]
     span = timedelta(days=90)
-    jobs = max(1, target_events // 11)
+    jobs = max(1, target_events // 9)  # about nine events per job, billing included
     epochs = {f"qpu-{q}": 0 for q in range(qpus)}
     seq = len(timed)
     for q in epochs:  # recalibration every 6 hours

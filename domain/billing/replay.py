@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from domain import events as ev
-from domain.billing.chain import BILLING_TYPES
 from domain.billing.invoices import check_invoices, period_end, period_of
 from domain.billing.ledger import Ledgers
+from domain.billing.metering import JOB_FACTS
 
 # What must agree, per kind, between a replayed and a recorded billing event.
 COMPARED: dict[str, tuple[str, ...]] = {
@@ -35,7 +35,7 @@ TABLE_FIELDS = ("tenant_id", "job_id", "amount_micro", "shots", "qpu_seconds_mic
 
 
 def rederive(events: Iterable[ev.Event], chained: bool = False) -> Ledgers:
-    """Expected billing, from every non-billing event of the log (in log order).
+    """Expected billing, from the price books and job facts of the log (in log order).
 
     Positions and chain hashes of the expected events depend on the order the agent saw its
     deliveries in, which the log does not keep across topics, so `reconcile` ignores them and
@@ -46,7 +46,7 @@ def rederive(events: Iterable[ev.Event], chained: bool = False) -> Ledgers:
         t = e.type
         if t == "PriceBookPublished":
             ledgers.apply(e)
-        elif t not in BILLING_TYPES:
+        elif t in JOB_FACTS:
             rest.append(e)
     apply = ledgers.apply
     for e in rest:
