@@ -22,7 +22,9 @@ Construction (version 1), enough for an auditor to reimplement it in any languag
   events without sources).
 * UsageCharged and InvoiceIssued record hex(h_i) in `chain_hash`: these are the anchors. A
   QuotaSettled / QuotaReleased (no `chain_hash` field) is covered by its position and by the next
-  anchor; a tampered one is reported at that anchor, with the range it may lie in.
+  anchor; a tampered one is reported at that anchor, with the range it may lie in. Events after
+  the last anchor, and a truncated tail, are not covered by the chain alone: `replay.reconcile`
+  catches those (every expected settlement, release and charge must be recorded, unchanged).
 
 The chain makes tampering evident against anchors already handed out (an invoice's chain hash),
 not impossible: anyone who can rewrite the whole tail can recompute it.
