@@ -19,7 +19,7 @@ SERVICES = ("worker", "gateway")
 
 
 def _qmux(*args: str) -> list[str]:
-    return [sys.executable, "-m", "infra.cli", *args]
+    return [sys.executable, "-P", "-m", "infra.cli", *args]  # -P: imports resolve as installed, not from the cwd
 
 
 def up(settings: Settings, progress: Callable[[str], None] = print, qpus: tuple[tuple[str, int], ...] = DEFAULT_QPUS) -> None:

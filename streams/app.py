@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(t_sub)
     async def admit(stream: Any) -> None:
         async def handle(e: ev.Event, _topic: str) -> None:
-            if not isinstance(e, ev.JobSubmitted) or admitted[e.job_id] is not None:
+            if not isinstance(e, ev.JobSubmitted) or admitted.get(e.job_id) is not None:
                 return  # other submission-topic facts, or a duplicate delivery
             held, accepted = intake.decide(e)
             await emit(t_sub, e.tenant_id, held)
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> faust.App:
         await guarded(stream, handle)
 
     async def dispatch_step(qpu_id: str, e: ev.Event) -> None:
-        state = qpus[qpu_id] or dispatch.new_state(qpu_id)
+        state = qpus.get(qpu_id) or dispatch.new_state(qpu_id)
         if isinstance(e, ev.CancelRequested):
             state, cancelled = dispatch.cancel(state, e)
             if cancelled is not None:
@@ -119,7 +119,7 @@ def create_app(settings: Settings) -> faust.App:
                 return
             if not isinstance(e, ev.SlotReserved):
                 return
-            done = executed[e.job_id]
+            done = executed.get(e.job_id)
             if done is not None:
                 # already ran: repeat its terminal fact (same event id) so the scheduler frees the QPU
                 await emit(t_exec, e.qpu_id, codec.decode(done.encode()))
@@ -134,7 +134,7 @@ def create_app(settings: Settings) -> faust.App:
         await emit(t_exec, r.qpu_id, ev.JobStarted(
             event_id=ev.deterministic_id(r.job_id, "JobStarted", attempt), aggregate_version=3,
             occurred_at=codec.now(), attempt=attempt, calibration_epoch=r.calibration_epoch, **base))
-        cal = snapshots[r.qpu_id] or {}
+        cal = snapshots.get(r.qpu_id) or {}
         assert r.spec is not None, "SlotReserved without a job spec"
         try:
             result = await asyncio.get_running_loop().run_in_executor(
