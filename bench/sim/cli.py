@@ -39,7 +39,7 @@ def _f(x: float) -> str:
 def table(results: dict[str, dict]) -> str:
     names = list(results)
     rows: list[tuple[str, list[str]]] = [
-        ("Jain (contended 1h windows)", [_f(r["jain_windowed"]) for r in results.values()]),
+        ("Jain (contended 5-min windows)", [_f(r["jain_windowed"]) for r in results.values()]),
         ("Jain raw vs weights (whole run)", [_f(r["jain_raw_vs_weights"]) for r in results.values()]),
     ]
     for lane in ("premium", "standard", "free"):

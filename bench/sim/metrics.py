@@ -42,7 +42,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def windowed_jain(sim: Sim, window_s: float) -> tuple[float, int]:
-    """Mean Jain's index of delivered/fair QPU-seconds over the windows with contention.
+    """Mean Jain's index of delivered/fair QPU-seconds over the 5-minute windows with contention.
 
     Fair is the weighted max-min share of what the QPU delivered in the window, where a tenant
     still holding queued work at the window's end counts as wanting more (backlogged) and any other
@@ -88,7 +88,7 @@ def waits(recs: list[Record], key) -> dict[str, dict[str, float]]:
     return out
 
 
-def summarize(sim: Sim, window_s: float = 3600.0) -> dict:
+def summarize(sim: Sim, window_s: float = 300.0) -> dict:
     recs = list(sim.records.values())
     accepted = [r for r in recs if r.accepted_at is not None]
     runs = [(s0, s1, n) for r in recs for s0, s1, n in r.runs]

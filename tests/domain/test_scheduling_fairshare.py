@@ -23,10 +23,13 @@ def test_weight_divides_usage():
 
 
 def test_aging_lets_a_heavy_tenant_through_eventually():
-    q = [E("old", "heavy", at=0.0), E("new", "light", at=10_000.0)]
     usage = {"heavy": 1000.0, "light": 0.0}
-    assert fs.pick(q, usage, now=10_000.0).job_id == "old" or fs.pick(q, usage, now=200_000.0).job_id == "old"
-    assert fs.pick(q, usage, now=10_000.0 + 20 * fs.Params().aging_s).job_id == "old"
+    soon = 100.0
+    q = [E("old", "heavy", at=0.0), E("new", "light", at=soon)]
+    assert fs.pick(q, usage, now=soon).job_id == "new"
+    late = 20 * fs.Params().aging_s
+    q = [E("old", "heavy", at=0.0), E("new", "light", at=late)]
+    assert fs.pick(q, usage, now=late).job_id == "old"
 
 
 def test_small_jobs_of_a_tenant_pass_its_own_huge_ones():
