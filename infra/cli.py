@@ -160,6 +160,24 @@ def cmd_sql(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_replay(s: Settings, a: argparse.Namespace) -> int:
+    from infra import audit
+
+    return audit.replay(s, as_json=a.json, rebuild=a.rebuild)
+
+
+def cmd_audit_verify(s: Settings, a: argparse.Namespace) -> int:
+    from infra import audit
+
+    return audit.verify(s, as_json=a.json)
+
+
+def cmd_sli(s: Settings, a: argparse.Namespace) -> int:
+    from infra import audit
+
+    return audit.slis(s, tenant=a.tenant, as_json=a.json)
+
+
 def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
     from infra.demo import run_demo
 
@@ -221,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
     dm = add("demo", cmd_demo, "several tenants submit jobs through the running stack; prints results, waits, usage")
     dm.add_argument("--tenants", type=int, default=3)
     dm.add_argument("--jobs-per-tenant", type=int, default=12)
+
+    au = sub.add_parser("audit", help="auditor: replay the log, reconcile bills, verify hash chains")
+    aus = au.add_subparsers(dest="audit_command", required=True)
+    ar = aus.add_parser("replay", help="re-derive every bill from offset 0 and compare with the log and ClickHouse")
+    ar.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+    ar.add_argument("--rebuild", action="store_true", help="also drop and rebuild every projection; checksums must match")
+    ar.set_defaults(func=cmd_audit_replay)
+    av = aus.add_parser("verify-chain", help="recompute every tenant's billing hash chain; report the first broken link")
+    av.add_argument("--json", action="store_true")
+    av.set_defaults(func=cmd_audit_verify)
+    sl = add("sli", cmd_sli, "print the SLIs M1-M10 from ClickHouse")
+    sl.add_argument("--tenant")
+    sl.add_argument("--json", action="store_true")
 
     for mount in _optional_mounts():
         mount(sub)

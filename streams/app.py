@@ -165,13 +165,18 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(app.topic(names["jobs"], names["execution"], topic_name(settings.topic_prefix, "admin"),
                          key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"))
     async def bill(stream: Any) -> None:
-        # The billing topic is the ledgers' changelog: take back everything already emitted (and the
-        # price books) before pricing anything, so a restarted worker only emits what is missing.
-        restored, bad = log_reader.decode_all(await log_reader.read_records(settings, ("admin", "billing")))
-        for e, _ in restored:
-            ledgers.apply(e)
+        # The billing topic is the ledgers' changelog. Take back everything already emitted first,
+        # then the price books, then every job fact from offset 0: only what is still missing comes
+        # out (a job whose lane was read before a crash but whose end came after is priced too).
+        records = await log_reader.read_records(settings, ("billing", "admin", "jobs", "execution"))
+        restored, bad = log_reader.decode_all(records)
         for r, why in bad:
             log.error("billing restore skipped %s[%s]@%s: %s", r.topic, r.partition, r.offset, why)
+        rank = {topic_name(settings.topic_prefix, t): i for i, t in enumerate(("billing", "admin", "jobs", "execution"))}
+        restored.sort(key=lambda er: (rank[er[1].topic], er[1].partition, er[1].offset))
+        for e, _ in restored:
+            for out in ledgers.apply(e):
+                await emit(t_bill, out.tenant_id or "", out)
         log.info("billing ledgers restored from %d events", len(restored))
 
         async def handle(e: ev.Event, _topic: str) -> None:
