@@ -41,6 +41,7 @@ class Services:
     store: Any                     # projections.store.Store
     operator_sha256: str
     idem_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    rebuild: Any = None            # async () -> checksums before/after, when this process projects
 
     @property
     def registry(self) -> Registry:
@@ -265,6 +266,15 @@ def create_api(services: Services) -> FastAPI:
         await s.producer.publish("admin", "pricebook", e)
         s.standing.apply(e)
         return e.model_dump(mode="json")
+
+    @api.post("/v1/audit/rebuild")
+    async def audit_rebuild(_: Caller = Depends(role("operator", "auditor"))) -> dict[str, Any]:
+        if s.rebuild is None:
+            raise _problem(409, "this gateway does not run the projector")
+        try:
+            return await s.rebuild()
+        except (RuntimeError, TimeoutError) as exc:
+            raise _problem(409, f"rebuild not possible now: {exc}") from None
 
     @api.post("/v1/sql")
     async def sql(body: models.SqlQuery, _: Caller = Depends(role("operator", "analyst", "auditor"))) -> dict[str, Any]:

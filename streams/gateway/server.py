@@ -89,24 +89,50 @@ def build_app(settings: Settings, run_projector: bool | None = None) -> FastAPI:
     embedded = settings.dsn.startswith("chdb://")
     projector_wanted = embedded if run_projector is None else run_projector
 
+    live: dict[str, Any] = {}
+    lock = asyncio.Lock()
+
+    async def start_projector() -> None:
+        from projections.projector import Projector
+
+        live["projector"] = p = Projector(settings, store=store)
+        live["task"] = asyncio.create_task(p.run())
+
+    async def stop_projector() -> None:
+        p, task = live.pop("projector", None), live.pop("task", None)
+        if p is not None:
+            await p.stop()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def rebuild() -> dict[str, Any]:
+        """Let the live projector catch up, stop it, rebuild every table from offset 0, resume."""
+        from projections.projector import rebuild as rebuild_all
+
+        if not projector_wanted:
+            raise RuntimeError("this gateway does not run the projector; run `qmux audit replay --rebuild` where it runs")
+        async with lock:
+            await live["projector"].wait_caught_up(timeout=120)
+            await stop_projector()
+            try:
+                out = await rebuild_all(settings, store=store)
+            finally:
+                await start_projector()
+        return {"equal": out["equal"], "before": out["before"], "after": out["after"]}
+
+    services.rebuild = rebuild
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.apply_schema)
         await producer.start()
         await follower.start()
         await asyncio.wait_for(follower.caught_up.wait(), timeout=60)
-        projector = None
         if projector_wanted:
-            from projections.projector import Projector
-
-            projector = Projector(settings, store=store)
-            task = asyncio.create_task(projector.run())
+            await start_projector()
         try:
             yield
         finally:
-            if projector is not None:
-                await projector.stop()
-                await asyncio.gather(task, return_exceptions=True)
+            await stop_projector()
             await follower.stop()
             await producer.stop()
 
