@@ -131,6 +131,25 @@ def run_demo(settings: Settings, tenants: int = 3, jobs_per_tenant: int = 12, se
             "SELECT tenant_id, countIf(status = 'completed') AS completed, sum(shots) AS shots, "
             "round(sum(qpu_seconds), 4) AS qpu_seconds FROM qmux.jobs "
             f"WHERE job_id IN ({ids}) GROUP BY tenant_id ORDER BY tenant_id")))
+        print("\n== bills for these jobs (integer micro-credits, from ClickHouse; 1 credit = 1,000,000)")
+        print(format_table(gw.sql(
+            "SELECT tenant_id, count() AS charges, sum(shots) AS shots, sum(qpu_seconds_micro) AS qpu_us, "
+            "sum(amount_micro) AS amount_micro, any(price_book_version) AS price_book FROM qmux.charges FINAL "
+            f"WHERE job_id IN ({ids}) GROUP BY tenant_id ORDER BY tenant_id")))
+        print("\n== SLIs (qmux sli prints all ten)")
+        for view, label in (("sli_m2_job_success", "M2 job success"), ("sli_m3_queue_wait", "M3 queue wait"),
+                            ("sli_m7_metering_accuracy", "M7 metering accuracy"), ("sli_m8_ingestion", "M8 ingestion"), ("sli_m9_sla_latency", "M9 SLA latency")):
+            try:
+                res = gw.sql(f"SELECT * FROM qmux.{view} WHERE scope IN ('all', 'tenant') ORDER BY scope, tenant_id")
+            except CliError as exc:
+                res = {"columns": ["error"], "rows": [[str(exc)]]}
+            print(f"-- {label}")
+            print(format_table(res))
         failed = [j for j in results.values() if j.get("status") != "completed"]
-    print(f"\ndemo finished in {time.monotonic() - t0:.1f}s: {len(results) - len(failed)} completed, {len(failed)} not")
-    return 0 if not failed else 1
+    print("\n== auditor: replay the whole log from offset 0 and reconcile every bill")
+    from infra.audit import replay
+
+    replay_rc = replay(settings)
+    print(f"\ndemo finished in {time.monotonic() - t0:.1f}s: {len(results) - len(failed)} jobs completed, "
+          f"{len(failed)} not; replay {'matches to the micro-credit' if replay_rc == 0 else 'FOUND DIFFERENCES'}")
+    return 0 if not failed and replay_rc == 0 else 1
