@@ -31,7 +31,7 @@ log = logging.getLogger("qmux.worker")
 
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
-        "qmux-worker",
+        f"{settings.topic_prefix}worker",  # one deployment per prefix, also for its changelog topics
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
         topic_partitions=settings.topic_partitions,
