@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import events as ev
-from domain.scheduling import fairshare
+from domain.scheduling import calibration, fairshare
 
 State = dict[str, Any]
 PickFn = Callable[[list[fairshare.QueueEntry], fairshare.Usage, float], fairshare.QueueEntry | None]
@@ -31,6 +31,10 @@ def new_state(qpu_id: str) -> State:
         "slot": 0,          # reservations made so far
         "seen": [],         # job ids ever enqueued (bounded below)
         "usage": {},        # tenant -> [decayed QPU-seconds, at (epoch s)] on this QPU
+        "calibrated_at": 0.0,
+        "cal_requested": "",  # an operator's reason, until the calibration starts
+        "cal_failures": 0,    # consecutive failed calibrations: out of service while > 0
+        "failed_at": 0.0,
         "version": 0,
     }
 
@@ -51,10 +55,16 @@ def fold(state: State, e: ev.Event) -> State:
     match e:
         case ev.QpuRegistered(num_qubits=n):
             s["registered"], s["num_qubits"] = True, n
+            s["calibrated_at"] = e.occurred_at.timestamp()
+        case ev.CalibrationRequested(reason=reason):
+            s["cal_requested"] = reason or "operator request"
         case ev.CalibrationCompleted(epoch=epoch):
             s["epoch"], s["calibrating"] = max(s["epoch"], epoch), False
+            s["calibrated_at"], s["cal_failures"] = e.occurred_at.timestamp(), 0
         case ev.CalibrationStarted():
-            s["calibrating"] = True
+            s["calibrating"], s["cal_requested"] = True, ""
+        case ev.CalibrationFailed():
+            s["calibrating"], s["cal_failures"], s["failed_at"] = False, s["cal_failures"] + 1, e.occurred_at.timestamp()
         case ev.QpuDrained():
             s["drained"] = True
         case ev.QpuResumed():
@@ -120,9 +130,34 @@ def fifo(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) 
     return min(queue, key=lambda e: (e.enqueued_at, e.job_id), default=None)
 
 
+def maybe_calibrate(state: State, now: datetime, interval_s: float,
+                    policy: calibration.CalParams = calibration.CalParams()) -> tuple[State, ev.CalibrationStarted | None]:
+    """Start a calibration at a job boundary: never while a job holds the QPU, never mid-slot."""
+    if state["running"] or state["calibrating"] or state["drained"] or not state["registered"]:
+        return state, None
+    t = now.timestamp()
+    failures = state.get("cal_failures", 0)
+    if failures:
+        if t < state["failed_at"] + calibration.retry_delay_s(failures, policy):
+            return state, None
+        trigger = "retry"
+    elif state.get("cal_requested"):
+        trigger = "operator"
+    elif t - state["calibrated_at"] >= interval_s:
+        trigger = "schedule"
+    else:
+        return state, None
+    epoch = state["epoch"] + 1
+    started = ev.CalibrationStarted(
+        event_id=ev.deterministic_id(state["qpu_id"], "CalibrationStarted", epoch, failures), aggregate_id=state["qpu_id"],
+        aggregate_version=state["version"] + 1, occurred_at=now, qpu_id=state["qpu_id"], epoch=epoch, trigger=trigger)
+    return fold(state, started), started
+
+
 def next_reservation(state: State, now: datetime, pick: PickFn = fair_share) -> tuple[State, ev.SlotReserved | None]:
     """If the QPU is free and in service, reserve it for the job the policy picks."""
-    if state["running"] or not state["queue"] or state["drained"] or state["calibrating"]:
+    if (state["running"] or not state["queue"] or state["drained"] or state["calibrating"]
+            or state.get("cal_failures", 0)):
         return state, None
     chosen = pick(entries(state), decayed_usage(state, now.timestamp()), now.timestamp())
     if chosen is None:

@@ -257,6 +257,14 @@ class JobAborted(Event):
 # ---------------------------------------------------------------- calibration
 
 
+class CalibrationRequested(Event):
+    """An operator asks for a calibration; it starts at the QPU's next job boundary."""
+
+    type: Literal["CalibrationRequested"] = "CalibrationRequested"
+    qpu_id: str
+    reason: str = ""
+
+
 class CalibrationStarted(Event):
     type: Literal["CalibrationStarted"] = "CalibrationStarted"
     qpu_id: str
@@ -353,7 +361,7 @@ AnyEvent = Annotated[
         TenantRegistered, ApiKeyIssued, ApiKeyRevoked, PlanAssigned, QpuRegistered, QpuDrained,
         QpuResumed, PriceBookPublished, JobSubmitted, JobAccepted, JobRejected, QuotaHeld,
         CancelRequested, JobCancelled, SlotReserved, JobStarted, ShotsMeasured, JobCompleted,
-        JobFailed, JobAborted, CalibrationStarted, CalibrationCompleted, CalibrationFailed,
+        JobFailed, JobAborted, CalibrationRequested, CalibrationStarted, CalibrationCompleted, CalibrationFailed,
         HealthChecked, NoisyNeighbourDetected, UsageCharged, QuotaSettled, QuotaReleased,
         InvoiceIssued, DeadLettered,
     ],

@@ -18,6 +18,7 @@ from infra.settings import Settings
 from infra.sqlcli import format_table
 
 TENANT_NAMES = ("acme", "globex", "initech", "umbrella", "hooli", "stark")
+PLANS = ("premium", "standard", "free", "standard", "standard", "free")
 TERMINAL = {"completed", "failed", "rejected", "cancelled"}
 
 
@@ -91,15 +92,18 @@ def run_demo(settings: Settings, tenants: int = 3, jobs_per_tenant: int = 12, se
         run_tag = f"{int(time.time())}"
         keys: dict[str, str] = {}
         print(f"== registering {tenants} tenants")
-        for name in TENANT_NAMES[:tenants]:
-            r = gw.request("POST", "/v1/tenants", json={"name": name})
+        for name, plan in zip(TENANT_NAMES[:tenants], PLANS):
+            r = gw.request("POST", "/v1/tenants", json={"name": name, "plan": plan})
             keys[r["tenant_id"]] = r["api_key"]
-            print(f"  {r['tenant_id']}: {'new tenant' if r['created'] else 'existing tenant'}, fresh API key issued")
+            print(f"  {r['tenant_id']} ({plan} plan): {'new tenant' if r['created'] else 'existing tenant'}, fresh API key issued")
         print(f"== submitting {tenants * jobs_per_tenant} jobs")
         submitted: dict[str, list[tuple[str, str, int]]] = {t: [] for t in keys}
         job_key: dict[str, str] = {}
         plans = {t: list(workload(t, jobs_per_tenant, seed)) for t in keys}
         for i in range(jobs_per_tenant):  # interleave tenants, as a shared service sees them
+            if i == jobs_per_tenant // 2:
+                gw.request("POST", "/v1/qpus/qpu-a/calibrate", params={"reason": "demo: recalibrate mid-run"})
+                print("  operator: calibration of qpu-a requested (it starts at the next job boundary)")
             for tenant, key in keys.items():
                 label, circuit, shots, qpu = plans[tenant][i]
                 r = gw.request("POST", "/v1/jobs", key=key, json={"circuit": circuit, "shots": shots, "qpu": qpu},

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     worker_web_port: int = 6067
     max_body_bytes: int = 256 * 1024
     max_shots: int = 100_000
+    calibration_interval_s: float = Field(600.0, gt=0, description="calibrate a QPU this often (at a job boundary)")
+    calibration_seconds: float = Field(0.5, ge=0, description="how long a (simulated) calibration takes")
+    calibration_failure_probability: float = Field(0.0, ge=0, le=1, description="injected calibration failures")
+    abort_probability: float = Field(0.0, ge=0, le=1, description="injected hardware aborts per attempt")
+    fault_seed: int = Field(0, description="seed of the injected faults (deterministic per job and attempt)")
     api_key: str | None = Field(None, description="the CLI's API key (tenant, analyst, auditor or operator)")
     operator_key: str | None = Field(
         None, description="bootstrap operator API key; when unset `qmux up` writes one to HOME/operator.key"

@@ -22,8 +22,9 @@ import faust
 from domain import dispatch, intake
 from domain import events as ev
 from domain.billing.ledger import Ledgers
+from domain.scheduling import aborts
 from infra.settings import Settings
-from streams import codec, device, log_reader
+from streams import codec, device, faults, log_reader
 from streams.topics import topic_name
 
 log = logging.getLogger("qmux.worker")
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         return app.topic(topic_name(settings.topic_prefix, name), key_type=bytes, value_type=bytes,
                          key_serializer="raw", value_serializer="raw")
 
+    abort_policy = aborts.AbortPolicy(base_delay_s=0.2, max_delay_s=2.0)  # simulated hardware: short backoff
     t_sub, t_jobs, t_exec, t_cal, t_dead = (topic(n) for n in ("submissions", "jobs", "execution", "calibration", "deadletter"))
     names = {n: topic_name(settings.topic_prefix, n) for n in ("submissions", "jobs", "execution", "calibration")}
 
@@ -93,7 +95,11 @@ def create_app(settings: Settings) -> faust.App:
             if cancelled is not None:
                 await emit(t_exec, qpu_id, cancelled)
         state = dispatch.fold(state, e)
-        state, reservation = dispatch.next_reservation(state, codec.now())
+        now = codec.now()
+        state, started = dispatch.maybe_calibrate(state, now, settings.calibration_interval_s)
+        if started is not None:
+            await emit(t_cal, qpu_id, started)
+        state, reservation = dispatch.next_reservation(state, now)
         qpus[qpu_id] = state
         if reservation is not None:
             await emit(t_exec, qpu_id, reservation)
@@ -117,6 +123,9 @@ def create_app(settings: Settings) -> faust.App:
                 snap = e.calibration if isinstance(e, ev.QpuRegistered) else e.snapshot
                 snapshots[e.qpu_id] = {"epoch": getattr(e, "epoch", 0), "snapshot": snap}
                 return
+            if isinstance(e, ev.CalibrationStarted):
+                await calibrate(e)
+                return
             if not isinstance(e, ev.SlotReserved):
                 return
             done = executed.get(e.job_id)
@@ -128,12 +137,43 @@ def create_app(settings: Settings) -> faust.App:
 
         await guarded(stream, handle)
 
+    async def calibrate(e: ev.CalibrationStarted) -> None:
+        """Run a (simulated) calibration; the outcome is deterministic in (fault seed, QPU, epoch, event)."""
+        current = snapshots.get(e.qpu_id) or {}
+        await asyncio.sleep(settings.calibration_seconds)
+        base = dict(aggregate_id=e.qpu_id, aggregate_version=e.aggregate_version + 1, occurred_at=codec.now(),
+                    qpu_id=e.qpu_id, epoch=e.epoch)
+        if faults.calibration_fails(settings.fault_seed, e.event_id, settings.calibration_failure_probability):
+            await emit(t_cal, e.qpu_id, ev.CalibrationFailed(
+                event_id=ev.deterministic_id(e.event_id, "CalibrationFailed"), reason="injected calibration failure", **base))
+            return
+        snapshot = await asyncio.get_running_loop().run_in_executor(
+            pool, device.recalibrate, current.get("snapshot"), e.epoch)
+        await emit(t_cal, e.qpu_id, ev.CalibrationCompleted(
+            event_id=ev.deterministic_id(e.event_id, "CalibrationCompleted"), snapshot=snapshot, **base))
+
     async def run_job(r: ev.SlotReserved) -> None:
         base = dict(tenant_id=r.tenant_id, aggregate_id=r.job_id, job_id=r.job_id, qpu_id=r.qpu_id)
         attempt = 1
-        await emit(t_exec, r.qpu_id, ev.JobStarted(
-            event_id=ev.deterministic_id(r.job_id, "JobStarted", attempt), aggregate_version=3,
-            occurred_at=codec.now(), attempt=attempt, calibration_epoch=r.calibration_epoch, **base))
+        while True:
+            await emit(t_exec, r.qpu_id, ev.JobStarted(
+                event_id=ev.deterministic_id(r.job_id, "JobStarted", attempt), aggregate_version=3,
+                occurred_at=codec.now(), attempt=attempt, calibration_epoch=r.calibration_epoch, **base))
+            if not aborts.injected_abort(settings.fault_seed, r.job_id, attempt, settings.abort_probability):
+                break
+            decision = aborts.on_abort(attempt, abort_policy)
+            retry = isinstance(decision, aborts.Retry)
+            await emit(t_exec, r.qpu_id, ev.JobAborted(
+                event_id=ev.deterministic_id(r.job_id, "JobAborted", attempt), aggregate_version=3,
+                occurred_at=codec.now(), attempt=attempt, reason="hardware abort (injected)", will_retry=retry, **base))
+            if not retry:
+                failed = ev.JobFailed(event_id=ev.deterministic_id(r.job_id, "JobFailed"), aggregate_version=4,
+                                      occurred_at=codec.now(), reason=decision.reason, system_fault=True, **base)
+                await emit(t_exec, r.qpu_id, failed)
+                executed[r.job_id] = failed.model_dump_json()
+                return
+            await asyncio.sleep(decision.delay_s)
+            attempt = decision.next_attempt
         cal = snapshots.get(r.qpu_id) or {}
         assert r.spec is not None, "SlotReserved without a job spec"
         try:

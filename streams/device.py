@@ -42,3 +42,10 @@ def execute(spec: JobSpec, snapshot: dict[str, Any] | None, physical_qubits: lis
 
 def default_calibration(num_qubits: int, coupling_map: list[tuple[int, int]] | None = None) -> qpu_jax.Calibration:
     return qpu_jax.default_calibration(num_qubits, coupling_map)
+
+
+def recalibrate(snapshot: dict[str, Any] | None, epoch: int) -> dict[str, Any]:
+    """A fresh calibration snapshot for the same processor: new numbers, drawn from the epoch."""
+    current = calibration_for(snapshot, 1)
+    fresh = qpu_jax.default_calibration(current.num_qubits, current.coupling_map, seed=epoch)
+    return fresh.model_dump(mode="json")

@@ -245,6 +245,30 @@ def create_api(services: Services) -> FastAPI:
         s.standing.apply(e)
         return {"qpu_id": body.qpu_id, "created": True}
 
+    async def qpu_command(qpu_id: str, make: Any) -> dict[str, Any]:
+        q = s.registry.qpus.get(qpu_id)
+        if q is None:
+            raise _problem(404, f"no QPU {qpu_id}")
+        e = make(dict(event_id=str(uuid.uuid4()), aggregate_id=qpu_id, aggregate_version=q.version,
+                      occurred_at=codec.now(), qpu_id=qpu_id))
+        await s.producer.publish("calibration", qpu_id, e)
+        s.standing.apply(e)
+        return {"qpu_id": qpu_id, "event": e.type, "event_id": e.event_id}
+
+    @api.post("/v1/qpus/{qpu_id}/drain", status_code=202)
+    async def drain(qpu_id: str, reason: str = "", _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        """Stop starting jobs on the QPU (a running job finishes); queued jobs wait."""
+        return await qpu_command(qpu_id, lambda b: ev.QpuDrained(reason=reason, **b))
+
+    @api.post("/v1/qpus/{qpu_id}/resume", status_code=202)
+    async def resume(qpu_id: str, _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        return await qpu_command(qpu_id, lambda b: ev.QpuResumed(**b))
+
+    @api.post("/v1/qpus/{qpu_id}/calibrate", status_code=202)
+    async def calibrate(qpu_id: str, reason: str = "operator request", _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        """Calibrate at the QPU's next job boundary (never during a running job)."""
+        return await qpu_command(qpu_id, lambda b: ev.CalibrationRequested(reason=reason, **b))
+
     @api.get("/v1/pricebooks")
     async def price_books(_: Caller = Depends(caller)) -> list[dict[str, Any]]:
         return [b.model_dump(mode="json") for _, b in sorted(s.registry.price_books.items())]
