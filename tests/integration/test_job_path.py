@@ -111,3 +111,40 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(running, tenants):
     measured = query(running, f"SELECT aggregate_id, uniqExact(event_id) FROM qmux.events WHERE aggregate_id IN ({ids}) "
                               "AND type = 'ShotsMeasured' GROUP BY aggregate_id")["rows"]
     assert len(measured) == len(jobs) and all(n == 1 for _, n in measured)
+
+
+def test_a_calibration_never_overlaps_a_running_job(running, tenants):
+    """Checked from the event log itself: per QPU, job [started, finished] and calibration
+    [started, completed] intervals, ordered by their position in the execution/calibration order."""
+    import asyncio
+
+    from streams import log_reader
+
+    jobs = []
+    with _http(running, tenants["beta"]) as c, Gateway(running, key=operator_key(running)) as op:
+        for i in range(8):
+            jobs.append(c.post("/v1/jobs", json={"circuit": ghz(3), "shots": 50, "qpu": "qpu-a"}).json()["job_id"])
+            if i in (2, 5):
+                op.request("POST", "/v1/qpus/qpu-a/calibrate")
+        wait_for(Gateway(running, key=tenants["beta"]), jobs, progress=lambda m: None, timeout=120)
+    decoded, _ = log_reader.decode_all(asyncio.run(log_reader.read_records(running, ["execution", "calibration"])))
+    spans: list[tuple[str, float, float]] = []
+    open_: dict[str, float] = {}
+    for e, _ in sorted(decoded, key=lambda er: er[0].occurred_at):
+        if getattr(e, "qpu_id", None) != "qpu-a":
+            continue
+        key = {"JobStarted": e.aggregate_id, "CalibrationStarted": f"cal{getattr(e, 'epoch', '')}"}.get(e.type)
+        if key:
+            open_.setdefault(key, e.occurred_at.timestamp())
+        end = {"JobCompleted": e.aggregate_id, "JobFailed": e.aggregate_id,
+               "CalibrationCompleted": f"cal{getattr(e, 'epoch', '')}", "CalibrationFailed": f"cal{getattr(e, 'epoch', '')}"}.get(e.type)
+        if end and end in open_:
+            spans.append((end, open_.pop(end), e.occurred_at.timestamp()))
+    cals = [s for s in spans if s[0].startswith("cal")]
+    runs = [s for s in spans if not s[0].startswith("cal")]
+    assert cals and len(runs) >= 8  # requests made before one boundary merge into one calibration
+    for name, c0, c1 in cals:
+        for job, j0, j1 in runs:
+            assert c1 <= j0 or j1 <= c0, f"calibration {name} [{c0}, {c1}] overlaps job {job} [{j0}, {j1}]"
+    epochs = {r["calibration_epoch"] for r in (Gateway(running, key=tenants["beta"]).request("GET", f"/v1/jobs/{j}") for j in jobs)}
+    assert len(epochs) >= 2  # jobs after a calibration run under the new epoch
