@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -179,3 +180,33 @@ def log_tail(settings: Settings, name: str, lines: int = 50) -> str:
     except OSError:
         return ""
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+_WATCHDOG = """
+import os, sys, time
+from infra import procs
+from infra.settings import Settings
+owner, home, name, grace = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+def alive(p):
+    try:
+        os.kill(p, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+while alive(owner):
+    time.sleep(1.0)
+settings = Settings(home=home)
+if procs.is_running(settings, name):
+    print(f"process {owner} is gone: stopping {name}", flush=True)
+    procs.stop(settings, name, timeout=grace)
+"""
+
+
+def bind_to(settings: Settings, name: str, owner: int | None = None, grace: float = 30.0) -> int:
+    """Stop `name` (whichever process runs under that name then) when process `owner` (default: this
+    one) dies, e.g. a test run killed by a timeout before its teardown. The watchdog runs as
+    `<name>-watchdog` and checks once a second; stop it once `name` is stopped normally."""
+    argv = [sys.executable, "-c", _WATCHDOG, str(owner or os.getpid()), str(settings.home), name, str(grace)]
+    return spawn(settings, f"{name}-watchdog", argv)

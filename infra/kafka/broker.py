@@ -59,15 +59,10 @@ def _fail(settings: Settings, what: str) -> KafkaError:
     return KafkaError(f"{what}. Broker log: {log_path(settings)}; its last lines:\n{tail}")
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # the broker binds with SO_REUSEADDR too: a port in TIME_WAIT from its last run is no obstacle
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _port_served(port: int) -> bool:
+    # a connection probe rather than a test bind: after a crash the dead broker's connections linger
+    # in TIME_WAIT for a minute, which can fail a test bind while the broker itself binds fine
+    return admin.port_open("127.0.0.1", port)
 
 
 def _write_config(settings: Settings) -> Path:
@@ -116,8 +111,8 @@ def start(settings: Settings, progress: Callable[[str], None] = print, timeout: 
         progress(f"kafka: already running (pid {running}) on {settings.bootstrap}")
         return
     for what, port in (("QMUX_KAFKA_PORT", settings.kafka_port), ("QMUX_KAFKA_CONTROLLER_PORT", settings.kafka_controller_port)):
-        if not _port_free(port):
-            raise KafkaError(f"127.0.0.1:{port} is taken by another process: stop it, or set {what} to a free port "
+        if _port_served(port):
+            raise KafkaError(f"127.0.0.1:{port} is served by another process: stop it, or set {what} to a free port "
                              f"(or QMUX_KAFKA_BOOTSTRAP to use a running cluster)")
     lib = fetch(settings, progress)
     props = _write_config(settings)
