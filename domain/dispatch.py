@@ -76,6 +76,11 @@ def fold(state: State, e: ev.Event) -> State:
                 "size_s": e.qpu_seconds_estimate, "accepted_at": e.occurred_at.isoformat(),
                 "spec": e.spec.model_dump(mode="json"),
             })
+        case ev.SlotReserved(job_id=jid):
+            # the scheduler removes a job when it reserves; a read model learns it from the event
+            s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
+            if not s["running"]:
+                s["running"] = jid
         case ev.ShotsMeasured(tenant_id=tid, qpu_seconds=qs):
             s["usage"] = _add_usage(state.get("usage", {}), tid, qs, e.occurred_at.timestamp())
         case ev.JobCompleted(job_id=jid) | ev.JobFailed(job_id=jid) | ev.JobCancelled(job_id=jid):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collections import deque
+
+from domain import dispatch
 from domain import events as ev
 from domain.registry import Registry
-from domain.scheduling import admission
+from domain.scheduling import admission, explain
 
 
 @dataclass
@@ -15,6 +18,9 @@ class Standing:
     registry: Registry = field(default_factory=Registry)
     accounts: admission.State = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    queues: dict[str, dispatch.State] = field(default_factory=dict)   # the scheduler's state, mirrored
+    started: dict[str, float] = field(default_factory=dict)           # job -> start time
+    service_times: dict[str, deque[float]] = field(default_factory=dict)  # qpu -> recent durations (s)
 
     def apply(self, e: ev.Event) -> None:
         self.registry.apply(e)
@@ -22,3 +28,24 @@ class Standing:
             return
         self.seen.add(e.event_id)
         self.accounts = admission.apply(self.accounts, e)
+        qpu_id = getattr(e, "qpu_id", None)
+        if qpu_id is None:
+            return
+        self.queues[qpu_id] = dispatch.fold(self.queues.get(qpu_id) or dispatch.new_state(qpu_id), e)
+        if isinstance(e, ev.JobStarted):
+            self.started[e.job_id] = e.occurred_at.timestamp()
+        elif isinstance(e, (ev.JobCompleted, ev.JobFailed)) and e.job_id in self.started:
+            took = e.occurred_at.timestamp() - self.started.pop(e.job_id)
+            self.service_times.setdefault(qpu_id, deque(maxlen=100)).append(max(0.0, took))
+
+    def explain(self, qpu_id: str, job_id: str, now: float) -> explain.Explanation | None:
+        """Why a queued job is where it is, with an ETA fitted on this QPU's observed service times."""
+        state = self.queues.get(qpu_id)
+        if state is None or not any(q["job_id"] == job_id for q in state["queue"]):
+            return None
+        running_left = 0.0
+        times = list(self.service_times.get(qpu_id, ()))
+        if state["running"] and state["running"] in self.started and times:
+            running_left = max(0.0, sum(times) / len(times) - (now - self.started[state["running"]]))
+        return explain.explain(job_id, dispatch.entries(state), dispatch.decayed_usage(state, now), now,
+                               observed_service_times=times, running_remaining_s=running_left)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from domain import events as ev
 from domain import tenant as tenant_agg
-from domain import intake
+from domain import dispatch, intake
 from domain.registry import Registry
 from domain.scheduling import admission
 from domain.scheduling.plans import PlanError, plan_named
@@ -172,7 +172,47 @@ def create_api(services: Services) -> FastAPI:
 
     @api.get("/v1/jobs/{job_id}")
     async def get_job(job_id: str, c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
-        return await own_job(c, job_id)
+        """The job, and while it waits: its queue position, an ETA band and why it is where it is."""
+        job = await own_job(c, job_id)
+        if job.get("status") in ("submitted", "queued"):
+            x = s.standing.explain(str(job.get("qpu_id")), job_id, codec.now().timestamp())
+            if x is not None:
+                job["queue"] = {
+                    "position": x.position, "eta_s": x.eta_s, "eta_low_s": x.eta_low_s, "eta_high_s": x.eta_high_s,
+                    "lane": x.lane, "weight": x.weight, "decayed_usage_s": x.decayed_usage_s, "standing": x.standing,
+                    "ahead": x.reasons, "explanation": x.text,
+                }
+        return job
+
+    @api.get("/v1/tenants/me/usage")
+    async def my_usage(c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
+        """Standing against the plan's quotas and caps, share of recent QPU time, and charges so far."""
+        acct = s.standing.accounts.get(c.tenant_id)
+        if acct is None:
+            raise _problem(404, f"tenant {c.tenant_id} has no account yet")
+        now = codec.now()
+        day, month = admission.day_key(now), admission.month_key(now)
+        plan = acct.plan
+        used_by_tenant: dict[str, float] = {}
+        for q in s.standing.queues.values():
+            for t, v in dispatch.decayed_usage(q, now.timestamp()).items():
+                used_by_tenant[t] = used_by_tenant.get(t, 0.0) + v
+        total = sum(used_by_tenant.values())
+        charges = await asyncio.to_thread(s.store.usage, c.tenant_id)
+        return {
+            "tenant_id": c.tenant_id, "plan": plan.model_dump(mode="json"),
+            "shots_today": {"used": acct.shots_by_day.get(day, 0), "limit": plan.shots_per_day,
+                            "resets_at": admission.next_day(now).isoformat()},
+            "qpu_seconds_this_month": {"used": round(acct.qpu_s_by_month.get(month, 0.0), 6),
+                                       "limit": plan.qpu_seconds_per_month,
+                                       "resets_at": admission.next_month(now).isoformat()},
+            "queued": {"jobs": acct.queued, "limit": plan.max_queued},
+            "running": {"jobs": acct.running, "limit": plan.max_running},
+            "share": {"decayed_qpu_seconds": round(used_by_tenant.get(c.tenant_id, 0.0), 6),
+                      "of_all_tenants": round(used_by_tenant.get(c.tenant_id, 0.0) / total, 4) if total else 0.0,
+                      "weight": plan.weight},
+            "billing": charges,
+        }
 
     @api.get("/v1/jobs/{job_id}/result")
     async def get_result(job_id: str, c: Caller = Depends(role("tenant"))) -> dict[str, Any]:

@@ -49,7 +49,7 @@ class EventProducer:
 class StandingFollower:
     """Reads the topics admission depends on from the beginning and keeps following them."""
 
-    TOPICS = ("admin", "calibration", "submissions", "execution", "billing")
+    TOPICS = ("admin", "calibration", "submissions", "jobs", "execution", "billing")
 
     def __init__(self, settings: Settings, standing: Standing):
         self._settings, self.standing = settings, standing
