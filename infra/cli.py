@@ -153,6 +153,23 @@ def cmd_result(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_invoice(s: Settings, a: argparse.Namespace) -> int:
+    from infra.sqlcli import format_table
+
+    with Gateway(s, key=_key(s, a)) as gw:
+        r = gw.request("GET", "/v1/invoices")
+    if a.json:
+        _print_json(r)
+        return 0
+    print(f"tenant {r['tenant_id']}, amounts in {r['unit']}")
+    rows = r["charges_by_period"]
+    print(format_table({"columns": list(rows[0]) if rows else ["period"], "rows": [list(x.values()) for x in rows]}))
+    inv = r["invoices"]
+    print(format_table({"columns": list(inv[0]) if inv else ["invoices"], "rows": [list(x.values()) for x in inv]})
+          if inv else "no invoice issued yet (a period is invoiced once it has ended)")
+    return 0
+
+
 def cmd_sql(s: Settings, a: argparse.Namespace) -> int:
     from infra.sqlcli import run_sql
 
@@ -232,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs = add("result", cmd_result, "print a completed job's counts")
     rs.add_argument("job_id")
     rs.add_argument("--key")
+    iv = add("invoice", cmd_invoice, "your invoices and the running total of the open period")
+    iv.add_argument("--json", action="store_true")
+    iv.add_argument("--key")
     sq = add("sql", cmd_sql, "run a read-only SQL query on the configured ClickHouse")
     sq.add_argument("query")
     sq.add_argument("--format", choices=["table", "json"], default="table")

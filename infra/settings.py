@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     calibration_failure_probability: float = Field(0.0, ge=0, le=1, description="injected calibration failures")
     abort_probability: float = Field(0.0, ge=0, le=1, description="injected hardware aborts per attempt")
     fault_seed: int = Field(0, description="seed of the injected faults (deterministic per job and attempt)")
+    invoice_check_s: float = Field(60.0, gt=0, description="how often the billing agent issues due invoices")
     api_key: str | None = Field(None, description="the CLI's API key (tenant, analyst, auditor or operator)")
     operator_key: str | None = Field(
         None, description="bootstrap operator API key; when unset `qmux up` writes one to HOME/operator.key"

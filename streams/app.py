@@ -201,6 +201,7 @@ def create_app(settings: Settings) -> faust.App:
 
     t_bill = topic("billing")
     ledgers = Ledgers()
+    billing_ready = asyncio.Event()
 
     @app.agent(app.topic(names["jobs"], names["execution"], topic_name(settings.topic_prefix, "admin"),
                          key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"))
@@ -218,12 +219,21 @@ def create_app(settings: Settings) -> faust.App:
             for out in ledgers.apply(e):
                 await emit(t_bill, out.tenant_id or "", out)
         log.info("billing ledgers restored from %d events", len(restored))
+        billing_ready.set()
 
         async def handle(e: ev.Event, _topic: str) -> None:
             for out in ledgers.apply(e):
                 await emit(t_bill, out.tenant_id or "", out)
 
         await guarded(stream, handle)
+
+    @app.timer(interval=settings.invoice_check_s)
+    async def issue_invoices() -> None:
+        """Invoice every ended period (a late charge gets an adjustment invoice, never a silent change)."""
+        if not billing_ready.is_set():
+            return
+        for out in ledgers.invoice(codec.now()):
+            await emit(t_bill, out.tenant_id or "", out)
 
     return app
 

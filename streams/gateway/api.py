@@ -21,7 +21,7 @@ from domain import tenant as tenant_agg
 from domain import dispatch, intake
 from domain.registry import Registry
 from domain.scheduling import admission
-from domain.scheduling.plans import PlanError, plan_named
+from domain.scheduling.plans import PlanError, plan_from_terms, plan_named
 from domain.standing import Standing
 from infra.settings import Settings
 from streams import codec, device
@@ -237,6 +237,19 @@ def create_api(services: Services) -> FastAPI:
     async def list_jobs(limit: int = 100, c: Caller = Depends(role("tenant"))) -> list[dict[str, Any]]:
         return await asyncio.to_thread(s.store.jobs, c.tenant_id, max(1, min(limit, 1000)))
 
+    @api.get("/v1/invoices")
+    async def invoices(c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
+        """Issued invoices (each line traceable to its events) and the open period's running total."""
+        issued = await asyncio.to_thread(s.store._dicts,
+            "SELECT invoice_id, period, total_micro, line_count, adjusts_invoice_id, chain_hash, occurred_at "
+            "FROM qmux.invoices FINAL WHERE tenant_id = {t:String} ORDER BY period, occurred_at", {"t": c.tenant_id})
+        running = await asyncio.to_thread(s.store._dicts,
+            "SELECT formatDateTime(occurred_at, '%Y-%m') AS period, count() AS charges, sum(amount_micro) AS amount_micro, "
+            "sum(shots) AS shots, sum(qpu_seconds_micro) AS qpu_seconds_micro FROM qmux.charges FINAL "
+            "WHERE tenant_id = {t:String} GROUP BY period ORDER BY period", {"t": c.tenant_id})
+        return {"tenant_id": c.tenant_id, "invoices": issued, "charges_by_period": running,
+                "unit": "micro-credits (1 credit = 1,000,000)"}
+
     @api.get("/v1/qpus")
     async def list_qpus(_: Caller = Depends(caller)) -> list[dict[str, Any]]:
         return [{"qpu_id": q.qpu_id, "num_qubits": q.num_qubits, "epoch": q.epoch, "drained": q.drained,
@@ -266,6 +279,43 @@ def create_api(services: Services) -> FastAPI:
             s.standing.apply(e)
         created = existing is None
         return models.TenantCreated(tenant_id=tenant_id, api_key=f"{tenant_agg.KEY_PREFIX}_{key_id}_{secret}", created=created)
+
+    def _tenant(tenant_id: str) -> Any:
+        t = s.registry.tenants.get(tenant_id)
+        if t is None:
+            raise _problem(404, f"no tenant {tenant_id}")
+        return t
+
+    @api.post("/v1/tenants/{tenant_id}/keys", status_code=201, response_model=models.TenantCreated)
+    async def issue_key(tenant_id: str, key_role: str = "tenant", _: Caller = Depends(role("operator"))) -> models.TenantCreated:
+        """Issue another key (rotation: the old key keeps working until it is revoked)."""
+        t = _tenant(tenant_id)
+        return await create_tenant(models.CreateTenant(name=t.name, plan=t.plan, role=key_role), _)
+
+    @api.delete("/v1/tenants/{tenant_id}/keys/{key_id}", status_code=202)
+    async def revoke_key(tenant_id: str, key_id: str, _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        t = _tenant(tenant_id)
+        if key_id not in t.keys:
+            raise _problem(404, f"tenant {tenant_id} has no key {key_id}")
+        e = ev.ApiKeyRevoked(event_id=ev.deterministic_id("revoke", tenant_id, key_id), tenant_id=tenant_id,
+                             aggregate_id=tenant_id, aggregate_version=t.version, occurred_at=codec.now(), key_id=key_id)
+        await s.producer.publish("admin", tenant_id, e)
+        s.standing.apply(e)
+        return {"tenant_id": tenant_id, "key_id": key_id, "revoked": True}
+
+    @api.put("/v1/tenants/{tenant_id}/plan")
+    async def assign_plan(tenant_id: str, terms: dict[str, Any], _: Caller = Depends(role("operator"))) -> dict[str, Any]:
+        """Assign a named plan, optionally overriding fields: {"name": "standard", "weight": 3}."""
+        t = _tenant(tenant_id)
+        try:
+            plan = plan_from_terms(terms)
+        except PlanError as exc:
+            raise _problem(422, str(exc)) from None
+        e = ev.PlanAssigned(event_id=str(uuid.uuid4()), tenant_id=tenant_id, aggregate_id=tenant_id,
+                            aggregate_version=t.version, occurred_at=codec.now(), plan=plan.model_dump(mode="json"))
+        await s.producer.publish("admin", tenant_id, e)
+        s.standing.apply(e)
+        return e.plan
 
     @api.post("/v1/qpus", status_code=201)
     async def register_qpu(body: models.RegisterQpu, _: Caller = Depends(role("operator"))) -> dict[str, Any]:
