@@ -273,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--tenant")
     sl.add_argument("--json", action="store_true")
 
+    sub.add_parser("sim", help="run the scheduling simulation (qmux policy vs FIFO vs plain fair share); see qmux sim --help")
+
     for mount in _optional_mounts():
         mount(sub)
     return p
@@ -288,6 +290,11 @@ def _optional_mounts() -> list[Callable[[Any], None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:  # the simulator owns its flags
+        from bench.sim import main as sim_main
+
+        return sim_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
