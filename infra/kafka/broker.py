@@ -12,6 +12,7 @@ With QMUX_KAFKA_BOOTSTRAP set, qmux never starts or stops a broker: `start` only
 from __future__ import annotations
 
 import base64
+import fcntl
 import shutil
 import socket
 import string
@@ -101,6 +102,16 @@ def start(settings: Settings, progress: Callable[[str], None] = print, timeout: 
         progress(f"kafka: using the cluster at {settings.bootstrap}")
         ensure_topics(settings)
         return
+    lock_path = settings.home / "run" / f"{NAME}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    # two `qmux up` at once must not both launch a JVM on the same data directory: the second waits,
+    # then finds the first one's broker running
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _start_locked(settings, progress, timeout)
+
+
+def _start_locked(settings: Settings, progress: Callable[[str], None], timeout: float) -> None:
     alive = lambda: procs.is_running(settings, NAME)  # noqa: E731
     running = procs.pid(settings, NAME)
     if running is not None:

@@ -4,6 +4,7 @@ readable by a Kafka client that is not ours (kcat)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -174,3 +175,12 @@ def test_procs_supervises_a_detached_process(tmp_path) -> None:
         assert procs.stop(s, "stubborn") is False
     finally:
         procs.kill(s, "stubborn")  # a no-op unless an assertion above failed
+
+
+def test_a_pid_file_naming_someone_elses_process_is_stale(tmp_path) -> None:
+    s = Settings(home=tmp_path)
+    procs.pid_path(s, "ghost").parent.mkdir(parents=True)
+    # this very process is alive, but it did not start at the time the pid file records
+    procs.pid_path(s, "ghost").write_text(f"{os.getpid()} 1\n")
+    assert procs.pid(s, "ghost") is None and not procs.is_running(s, "ghost")
+    assert procs.stop(s, "ghost") is False and not procs.pid_path(s, "ghost").exists()
