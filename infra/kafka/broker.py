@@ -142,7 +142,7 @@ def _start_locked(settings: Settings, progress: Callable[[str], None], timeout: 
         raise _fail(settings, "the broker exited during start-up") from None
     except TimeoutError as exc:
         raise _fail(settings, f"the broker did not become ready: {exc}; it is left running, "
-                              f"`qmux kafka stop` stops it") from None
+                              f"`qmux down` stops it") from None
     progress(f"kafka: ready after {took:.1f}s")
 
 
@@ -153,7 +153,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         return admin.run(admin.ensure_topics(settings.bootstrap, topics, TOPIC_CONFIGS))
     except Exception as exc:
         raise KafkaError(f"could not create the topics on {settings.bootstrap}: {exc!r}; "
-                         f"is the broker up (`qmux kafka status`)?") from None
+                         f"is the broker up (`qmux status`)?") from None
 
 
 def stop(settings: Settings) -> bool:
