@@ -146,5 +146,10 @@ def test_a_calibration_never_overlaps_a_running_job(running, tenants):
     for name, c0, c1 in cals:
         for job, j0, j1 in runs:
             assert c1 <= j0 or j1 <= c0, f"calibration {name} [{c0}, {c1}] overlaps job {job} [{j0}, {j1}]"
-    epochs = {r["calibration_epoch"] for r in (Gateway(running, key=tenants["beta"]).request("GET", f"/v1/jobs/{j}") for j in jobs)}
-    assert len(epochs) >= 2  # jobs after a calibration run under the new epoch
+    # every job ran under the calibration completed last before it started
+    completed = sorted((e.occurred_at, e.epoch) for e, _ in decoded
+                       if e.type == "CalibrationCompleted" and e.qpu_id == "qpu-a")
+    for e, _ in decoded:
+        if e.type == "JobStarted" and e.qpu_id == "qpu-a":
+            expected = max((ep for t, ep in completed if t <= e.occurred_at), default=0)
+            assert e.calibration_epoch == expected, (e.job_id, e.calibration_epoch, expected)
