@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="qmux sim", description=__doc__)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--jobs", type=int, default=10_000)
-    ap.add_argument("--batch", type=int, default=2_000, help="small jobs in the throughput experiment")
+    ap.add_argument("--batch", type=int, default=500, help="small jobs in the throughput experiment")
     ap.add_argument("--json", type=Path, default=None, help=f"where to write results (default {RESULTS}/sim-SEED.json)")
     args = ap.parse_args(argv)
     if args.jobs < 10:
