@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import events as ev
-from domain.scheduling import calibration, fairshare
+from domain.scheduling import calibration, fairshare, placement
 
 State = dict[str, Any]
 PickFn = Callable[[list[fairshare.QueueEntry], fairshare.Usage, float], fairshare.QueueEntry | None]
@@ -31,6 +31,9 @@ def new_state(qpu_id: str) -> State:
         "slot": 0,          # reservations made so far
         "seen": [],         # job ids ever enqueued (bounded below)
         "usage": {},        # tenant -> [decayed QPU-seconds, at (epoch s)] on this QPU
+        "coupling": [],       # the QPU's coupling map
+        "qubit_error": {},    # physical qubit -> current error estimate (from the calibration snapshot)
+        "quarantined": [],
         "calibrated_at": 0.0,
         "cal_requested": "",  # an operator's reason, until the calibration starts
         "cal_failures": 0,    # consecutive failed calibrations: out of service while > 0
@@ -56,11 +59,14 @@ def fold(state: State, e: ev.Event) -> State:
         case ev.QpuRegistered(num_qubits=n):
             s["registered"], s["num_qubits"] = True, n
             s["calibrated_at"] = e.occurred_at.timestamp()
+            s["coupling"] = [list(p) for p in e.coupling_map]
+            s["qubit_error"] = qubit_errors(e.calibration)
         case ev.CalibrationRequested(reason=reason):
             s["cal_requested"] = reason or "operator request"
         case ev.CalibrationCompleted(epoch=epoch):
             s["epoch"], s["calibrating"] = max(s["epoch"], epoch), False
             s["calibrated_at"], s["cal_failures"] = e.occurred_at.timestamp(), 0
+            s["qubit_error"] = qubit_errors(e.snapshot) or s["qubit_error"]
         case ev.CalibrationStarted():
             s["calibrating"], s["cal_requested"] = True, ""
         case ev.CalibrationFailed():
@@ -105,6 +111,28 @@ def cancel(state: State, e: ev.CancelRequested) -> tuple[State, ev.JobCancelled 
 
 
 HALF_LIFE_S = fairshare.Params().half_life_s
+
+
+def qubit_errors(snapshot: dict[str, Any]) -> dict[str, float]:
+    """Per-qubit error from a calibration snapshot: 1-qubit gate error plus mean readout error."""
+    out: dict[str, float] = {}
+    for i, q in enumerate(snapshot.get("qubits") or []):
+        if isinstance(q, dict):
+            out[str(i)] = float(q.get("gate_error_1q", 0.0)) + (
+                float(q.get("readout_p1_given_0", 0.0)) + float(q.get("readout_p0_given_1", 0.0))) / 2
+    return out
+
+
+def place(state: State, num_qubits: int) -> list[int]:
+    """Connected physical qubits with the best current errors, avoiding quarantined ones."""
+    n = state["num_qubits"]
+    coupling = [tuple(p) for p in state["coupling"]] or [(i, i + 1) for i in range(n - 1)]
+    if n < num_qubits or not n:
+        return list(range(num_qubits))
+    errors = {int(k): v for k, v in state["qubit_error"].items()}
+    got = placement.place(placement.Device.from_coupling(n, coupling), placement.Occupancy(), num_qubits, errors,
+                          quarantined=state["quarantined"])
+    return list(got.physical_qubits) if isinstance(got, placement.Placement) else list(range(num_qubits))
 
 
 def _add_usage(usage: dict[str, list[float]], tenant_id: str, qpu_seconds: float, t: float) -> dict[str, list[float]]:
@@ -180,7 +208,7 @@ def next_reservation(state: State, now: datetime, pick: PickFn = fair_share) -> 
         job_id=head["job_id"],
         qpu_id=state["qpu_id"],
         slot=slot,
-        physical_qubits=list(range(spec.num_qubits)),
+        physical_qubits=place(state, spec.num_qubits),
         calibration_epoch=state["epoch"],
         queue_wait_s=max(0.0, (now - spec.submitted_at).total_seconds()),
         spec=spec,

@@ -58,3 +58,15 @@ def test_replay_gives_identical_state():
         return dispatch.next_reservation(s, T0)
 
     assert run() == run()
+
+
+def test_placement_uses_connected_qubits_with_the_lowest_errors():
+    good, bad = {"gate_error_1q": 0.0001, "readout_p1_given_0": 0.001, "readout_p0_given_1": 0.001}, \
+        {"gate_error_1q": 0.01, "readout_p1_given_0": 0.05, "readout_p0_given_1": 0.05}
+    cal = {"qubits": [bad, bad, good, good, bad]}
+    reg = ev.QpuRegistered(event_id="reg", aggregate_id="qpu-a", aggregate_version=0, occurred_at=T0, qpu_id="qpu-a",
+                           num_qubits=5, coupling_map=[(0, 1), (1, 2), (2, 3), (3, 4)], calibration=cal)
+    s = dispatch.fold(dispatch.new_state("qpu-a"), reg)
+    s = dispatch.fold(s, intake.accept(submitted("a", n=2)))
+    _, r = dispatch.next_reservation(s, T0)
+    assert r is not None and sorted(r.physical_qubits) == [2, 3]
