@@ -52,6 +52,17 @@ class Gateway:
             raise CliError(f"{method} {path} -> HTTP {r.status_code}: {detail}")
         return r.json() if r.content else None
 
+    def raw(self, method: str, path: str, *, key: str | None = None, **kw: Any) -> httpx.Response:
+        """The response as it is, for callers that handle statuses themselves."""
+        headers = dict(kw.pop("headers", {}) or {})
+        k = key or self.key
+        if k:
+            headers["Authorization"] = f"Bearer {k}"
+        try:
+            return self._http.request(method, path, headers=headers, **kw)
+        except httpx.TransportError as exc:
+            raise CliError(f"gateway not reachable at {self.settings.gateway} ({type(exc).__name__}): is `qmux up` running?") from None
+
     def healthy(self) -> bool:
         try:
             return self._http.get("/healthz", timeout=2).status_code == 200

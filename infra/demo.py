@@ -60,6 +60,21 @@ def workload(tenant: str, count: int, seed: int) -> Iterable[tuple[str, str, int
         yield f"{kind}{n}", circuit, rng.choice((256, 512, 1024, 2000)), ("qpu-a", "qpu-b")[i % 2]
 
 
+def submit_politely(gw: Gateway, key: str, body: dict[str, Any], idempotency_key: str, tenant: str) -> dict[str, Any]:
+    """Submit; on 429 for the rate limit, wait as Retry-After says and try again (same Idempotency-Key)."""
+    for _ in range(20):
+        r = gw.raw("POST", "/v1/jobs", key=key, json=body, headers={"Idempotency-Key": idempotency_key})
+        if r.status_code == 429 and r.json().get("detail", "").startswith("rate:"):
+            wait = float(r.headers.get("Retry-After", "1"))
+            print(f"  {tenant}: 429 rate limit, retrying after {wait:g} s")
+            time.sleep(wait)
+            continue
+        if r.status_code != 202:
+            raise CliError(f"POST /v1/jobs -> HTTP {r.status_code}: {r.json().get('detail', r.text)}")
+        return r.json()
+    raise CliError("still rate-limited after 20 tries")
+
+
 def wait_for(gw: Gateway, job_ids: list[str], progress: Callable[[str], None] = print, timeout: float = 150.0,
              keys: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     deadline, last = time.monotonic() + timeout, ""
@@ -106,8 +121,7 @@ def run_demo(settings: Settings, tenants: int = 3, jobs_per_tenant: int = 12, se
                 print("  operator: calibration of qpu-a requested (it starts at the next job boundary)")
             for tenant, key in keys.items():
                 label, circuit, shots, qpu = plans[tenant][i]
-                r = gw.request("POST", "/v1/jobs", key=key, json={"circuit": circuit, "shots": shots, "qpu": qpu},
-                               headers={"Idempotency-Key": f"demo-{run_tag}-{i}"})
+                r = submit_politely(gw, key, {"circuit": circuit, "shots": shots, "qpu": qpu}, f"demo-{run_tag}-{i}", tenant)
                 submitted[tenant].append((r["job_id"], label, shots))
                 job_key[r["job_id"]] = key
         print(f"  {sum(len(v) for v in submitted.values())} accepted (HTTP 202)")

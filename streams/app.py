@@ -240,6 +240,7 @@ def create_app(settings: Settings) -> faust.App:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     """Run the worker in the foreground until SIGTERM/SIGINT."""
+    device.warm_start(settings.home / "jax-cache")  # a restarted worker reuses compiled buckets
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=loglevel)
     worker.execute_from_commandline()

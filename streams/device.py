@@ -49,3 +49,7 @@ def recalibrate(snapshot: dict[str, Any] | None, epoch: int) -> dict[str, Any]:
     current = calibration_for(snapshot, 1)
     fresh = qpu_jax.default_calibration(current.num_qubits, current.coupling_map, seed=epoch)
     return fresh.model_dump(mode="json")
+
+
+def warm_start(cache_dir: Any) -> None:
+    qpu_jax.enable_compilation_cache(cache_dir)

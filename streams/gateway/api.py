@@ -150,10 +150,14 @@ def create_api(services: Services) -> FastAPI:
         return models.JobAck(job_id=job_id, status="submitted")
 
     async def reject(c: Caller, job_id: str, qpu_id: str, d: admission.Rejected, now: Any) -> None:
-        """Record the refusal as an event, then answer 429 with when to retry (rate) or when the limit resets."""
-        e = ev.JobRejected(event_id=ev.deterministic_id(job_id, "JobRejected", now.isoformat()), tenant_id=c.tenant_id,
-                           aggregate_id=job_id, aggregate_version=0, occurred_at=now, job_id=job_id, qpu_id=qpu_id,
-                           reason=d.message, limit=d.limit)
+        """Record the refusal as an event, then answer 429 with when to retry (rate) or when the limit resets.
+
+        The refused request gets its own id: a refusal does not use up the Idempotency-Key, so the
+        client retries with the same key after Retry-After (as it would after any 429)."""
+        refused_id = ev.deterministic_id(job_id, "refused", now.isoformat())
+        e = ev.JobRejected(event_id=ev.deterministic_id(refused_id, "JobRejected"), tenant_id=c.tenant_id,
+                           aggregate_id=refused_id, aggregate_version=0, occurred_at=now, job_id=refused_id,
+                           qpu_id=qpu_id, reason=d.message, limit=d.limit)
         try:
             await s.producer.publish("jobs", qpu_id, e)
         except Exception:  # noqa: BLE001 - the refusal stands even if it could not be recorded; say so
