@@ -80,7 +80,7 @@ def parse_qasm(text: str) -> Circuit:
 
 
 def _qiskit_location(msg: str) -> str:
-    m = re.match(r"'?<input>:(\d+),(\d+): (.*?)'?$", msg.strip(), re.S)
+    m = re.match(r"[\'\"]?<input>:(\d+),(\d+): (.*?)[\'\"]?$", msg.strip(), re.S)
     return f"line {m.group(1)}, column {int(m.group(2)) + 1}: {m.group(3)}" if m else msg
 
 

@@ -51,14 +51,15 @@ def _diagonal(rho: jax.Array) -> jax.Array:
     return jnp.real(jnp.diagonal(rho))
 
 
-def _switch_program(n: int):
+def _switch_program(n: int, full_state: bool = False):
     branches = [functools.partial(_apply_pair_static, a=a, b=b, n=n) for a, b in pair_list(n)]
 
     def program(ops: jax.Array, pairs: jax.Array, nops: jax.Array) -> jax.Array:
         def body(i, rho):
             return lax.switch(pairs[i], branches, rho, ops[i])
 
-        return _diagonal(lax.fori_loop(0, nops, body, _initial(n, nops)))
+        rho = lax.fori_loop(0, nops, body, _initial(n, nops))
+        return rho if full_state else _diagonal(rho)
 
     return program
 
@@ -78,7 +79,7 @@ def gather_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(fwd), np.stack(inv)
 
 
-def _gather_program(n: int):
+def _gather_program(n: int, full_state: bool = False):
     def program(ops, pairs, nops, fwd, inv):
         def body(i, v):
             p = pairs[i]
@@ -86,17 +87,22 @@ def _gather_program(n: int):
             return (ops[i] @ moved).reshape(-1)[inv[p]]
 
         v = _initial(n, nops).reshape(-1)
-        v = lax.fori_loop(0, nops, body, v)
-        return _diagonal(v.reshape(2**n, 2**n))
+        rho = lax.fori_loop(0, nops, body, v).reshape(2**n, 2**n)
+        return rho if full_state else _diagonal(rho)
 
     return program
 
 
 @functools.lru_cache(maxsize=None)
-def compiled(n: int, batched: bool = False):
-    """The jitted program for width n: (ops, pairs, nops) -> float32[2^n] outcome probabilities."""
-    if n <= GATHER_MAX_QUBITS:
-        prog = _gather_program(n)
+def compiled(n: int, batched: bool = False, full_state: bool = False, strategy: str | None = None):
+    """The jitted program for width n: (ops, pairs, nops) -> float32[2^n] outcome probabilities.
+
+    `full_state` returns the density matrix instead (for inspection and tests); `strategy` forces
+    "gather" or "switch" (default: by width).
+    """
+    strategy = strategy or ("gather" if n <= GATHER_MAX_QUBITS else "switch")
+    if strategy == "gather":
+        prog = _gather_program(n, full_state)
         if batched:
             prog = jax.vmap(prog, in_axes=(0, 0, 0, None, None))
         jitted = jax.jit(prog)
@@ -104,5 +110,5 @@ def compiled(n: int, batched: bool = False):
         fwd_d, inv_d = jnp.asarray(fwd), jnp.asarray(inv)
         return lambda ops, pairs, nops: jitted(ops, pairs, nops, fwd_d, inv_d)
     if batched:
-        raise ValueError(f"batched execution is for widths <= {GATHER_MAX_QUBITS} qubits, got {n}")
-    return jax.jit(_switch_program(n))
+        raise ValueError("batched execution uses the gather strategy")
+    return jax.jit(_switch_program(n, full_state))

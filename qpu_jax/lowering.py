@@ -90,7 +90,7 @@ class _Fuser:
             if len(union) <= 2 and all(self.last.get(q) == b for q in union if q in qubits):
                 # moving the gate back to block b is safe: nothing after b touches its qubits
                 self.blocks[b] = (union, ch.embed(s, qubits, union) @ ch.embed(bs, bq, union))
-                for q in union:
+                for q in qubits:  # the block's other qubit may have later blocks: keep those
                     self.last[q] = b
                 return
         if len(qubits) == 2:
