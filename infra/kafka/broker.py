@@ -16,6 +16,7 @@ import fcntl
 import shutil
 import socket
 import string
+import time
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -121,7 +122,11 @@ def _start_locked(settings: Settings, progress: Callable[[str], None], timeout: 
             raise _fail(settings, f"the broker (pid {running}) runs but does not answer on {settings.bootstrap}: {exc}") from None
         progress(f"kafka: already running (pid {running}) on {settings.bootstrap}")
         return
+    stale = procs.pid_path(settings, NAME).exists()  # our broker died: its sockets may take a moment to go
     for what, port in (("QMUX_KAFKA_PORT", settings.kafka_port), ("QMUX_KAFKA_CONTROLLER_PORT", settings.kafka_controller_port)):
+        deadline = time.monotonic() + (15.0 if stale else 0.0)
+        while _port_served(port) and time.monotonic() < deadline:
+            time.sleep(0.25)
         if _port_served(port):
             raise KafkaError(f"127.0.0.1:{port} is served by another process: stop it, or set {what} to a free port "
                              f"(or QMUX_KAFKA_BOOTSTRAP to use a running cluster)")
