@@ -12,7 +12,7 @@ import numpy as np
 from qpu_jax.calibration import Calibration
 from qpu_jax.circuit import Circuit, CircuitError
 from qpu_jax.kernels import GATHER_MAX_QUBITS, compiled
-from qpu_jax.lowering import Lowered, bucket_length, lower
+from qpu_jax.lowering import Lowered, lower
 
 _cache_ready = False
 
@@ -162,13 +162,15 @@ def run_batch(circuits: Sequence[Circuit], calibration: Calibration, *, shots: i
             lows[i] = low
             diags[i] = np.asarray(compiled(low.width)(low.ops, low.pairs, np.int32(low.nops)))
     for width, idx in groups.items():
-        first = [lower(circuits[i], calibration, physical_qubits=placements[i]) for i in idx]
-        length = bucket_length(max(low.nops for low in first))
-        for i, low in zip(idx, first):
-            lows[i] = low if len(low.pairs) == length else lower(circuits[i], calibration,
-                                                                  physical_qubits=placements[i], length=length)
-        ops = np.stack([lows[i].ops for i in idx])
-        pairs = np.stack([lows[i].pairs for i in idx])
+        for i in idx:
+            lows[i] = lower(circuits[i], calibration, physical_qubits=placements[i])
+        length = max(len(lows[i].pairs) for i in idx)
+        # padding entries are never executed (the loop stops at nops), so zeros are fine
+        ops = np.zeros((len(idx), length, 16, 16), np.complex64)
+        pairs = np.zeros((len(idx), length), np.int32)
+        for k, i in enumerate(idx):
+            ops[k, : len(lows[i].pairs)] = lows[i].ops
+            pairs[k, : len(lows[i].pairs)] = lows[i].pairs
         nops = np.array([lows[i].nops for i in idx], np.int32)
         out = np.asarray(compiled(width, batched=True)(ops, pairs, nops))
         for k, i in enumerate(idx):

@@ -56,24 +56,36 @@ def check_placement(circuit: Circuit, calibration: Calibration, physical_qubits:
     return phys
 
 
-def _gate_channel(g: Gate, cal: Calibration, phys: list[int], crosstalk: dict[int, float]) -> np.ndarray:
-    if g.matrix is None:
-        return ch.from_kraus(ch.reset_kraus())
-    k = len(g.qubits)
-    pq = [phys[q] for q in g.qubits]
+def _noise(qubits: tuple[int, ...], cal: Calibration, phys: list[int], crosstalk: dict[int, float]) -> np.ndarray:
+    """Everything that follows a gate's unitary on `qubits`: depolarizing, relaxation, crosstalk."""
+    k = len(qubits)
+    pq = [phys[q] for q in qubits]
     if k == 1:
         p, t = cal.qubits[pq[0]].gate_error_1q, cal.gate_time_1q_us
     else:
         p, t = cal.gate_error_2q(*pq), cal.gate_time_2q_us
-    s = ch.depolarizing(p, k) @ ch.unitary(g.matrix)
-    for q, pp in zip(g.qubits, pq):
+    s = ch.depolarizing(p, k)
+    for q, pp in zip(qubits, pq):
         c = cal.qubits[pp]
-        s = ch.embed(ch.relaxation(t, c.t1_us, c.t2_us), [q], g.qubits) @ s
-    for q, pp in zip(g.qubits, pq):
+        s = ch.embed(ch.relaxation(t, c.t1_us, c.t2_us), [q], qubits) @ s
+    for q, pp in zip(qubits, pq):
         extra = crosstalk.get(pp, 0.0)
         if extra > 0:
-            s = ch.embed(ch.depolarizing(extra, 1), [q], g.qubits) @ s
+            s = ch.embed(ch.depolarizing(extra, 1), [q], qubits) @ s
     return s
+
+
+def _channels(circuit: Circuit, cal: Calibration, phys: list[int], crosstalk: dict[int, float]) -> list[np.ndarray]:
+    noise: dict[tuple[int, ...], np.ndarray] = {}
+    out = []
+    for g in circuit.gates:
+        if g.matrix is None:
+            out.append(ch.from_kraus(ch.reset_kraus()))
+            continue
+        if g.qubits not in noise:
+            noise[g.qubits] = _noise(g.qubits, cal, phys, crosstalk)
+        out.append(noise[g.qubits] @ ch.unitary(g.matrix))
+    return out
 
 
 class _Fuser:
@@ -144,8 +156,7 @@ def lower(circuit: Circuit, calibration: Calibration, *, physical_qubits: Sequen
     fuser = _Fuser()
     schedule = circuit.schedule(cal) if cal.idle_relaxation else None
     free = [0.0] * circuit.num_qubits
-    for i, g in enumerate(circuit.gates):
-        s = _gate_channel(g, cal, phys, crosstalk)
+    for i, (g, s) in enumerate(zip(circuit.gates, _channels(circuit, cal, phys, crosstalk))):
         if schedule is not None:
             start, end = schedule[i]
             for q in g.qubits:
