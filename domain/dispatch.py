@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import events as ev
+from domain import health
 from domain.scheduling import calibration, fairshare, placement
 
 State = dict[str, Any]
@@ -34,6 +35,9 @@ def new_state(qpu_id: str) -> State:
         "coupling": [],       # the QPU's coupling map
         "qubit_error": {},    # physical qubit -> current error estimate (from the calibration snapshot)
         "quarantined": [],
+        "running_job": {},    # who holds the QPU: tenant, physical qubits, pulse level, QPU-seconds
+        "heat": {}, "load_s": 0.0, "recent": [], "measured": {},  # health (see domain.health)
+        "incidents": {}, "incident_ids": [],
         "calibrated_at": 0.0,
         "cal_requested": "",  # an operator's reason, until the calibration starts
         "cal_failures": 0,    # consecutive failed calibrations: out of service while > 0
@@ -67,6 +71,17 @@ def fold(state: State, e: ev.Event) -> State:
             s["epoch"], s["calibrating"] = max(s["epoch"], epoch), False
             s["calibrated_at"], s["cal_failures"] = e.occurred_at.timestamp(), 0
             s["qubit_error"] = qubit_errors(e.snapshot) or s["qubit_error"]
+            # a fresh calibration retunes every qubit: quarantines, heating and drift start over
+            s["quarantined"], s["heat"], s["load_s"], s["measured"] = [], {}, 0.0, {}
+        case ev.HealthChecked(qubit_error=measured) if e.calibration_epoch == state["epoch"]:
+            s["measured"] = dict(measured)
+        case ev.NoisyNeighbourDetected() if e.event_id not in state.get("incident_ids", []):
+            s["incident_ids"] = (state.get("incident_ids", []) + [e.event_id])[-100:]
+            if e.action == "quarantine":
+                s["quarantined"] = sorted(set(state["quarantined"]) | set(e.qubits))
+            if e.suspect_tenant_id:
+                s["incidents"] = {**state.get("incidents", {}),
+                                  e.suspect_tenant_id: state.get("incidents", {}).get(e.suspect_tenant_id, 0) + 1}
         case ev.CalibrationStarted():
             s["calibrating"], s["cal_requested"] = True, ""
         case ev.CalibrationFailed():
@@ -89,6 +104,8 @@ def fold(state: State, e: ev.Event) -> State:
                 s["running"] = jid
         case ev.ShotsMeasured(tenant_id=tid, qpu_seconds=qs):
             s["usage"] = _add_usage(state.get("usage", {}), tid, qs, e.occurred_at.timestamp())
+            if state.get("running_job", {}).get("job_id") == e.job_id:
+                s["running_job"] = {**state["running_job"], "qpu_seconds": qs}
         case ev.JobCompleted(job_id=jid) | ev.JobFailed(job_id=jid) | ev.JobCancelled(job_id=jid):
             s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
             if s["running"] == jid:
@@ -163,6 +180,19 @@ def fifo(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) 
     return min(queue, key=lambda e: (e.enqueued_at, e.job_id), default=None)
 
 
+def on_job_end(state: State, e: ev.Event, seed: int = 0) -> tuple[State, list[ev.Event]]:
+    """When the job holding the QPU ends, check the qubits' health (see domain.health)."""
+    job = state.get("running_job") or {}
+    if not isinstance(e, (ev.JobCompleted, ev.JobFailed)) or job.get("job_id") != e.job_id or not state["registered"]:
+        return state, []
+    fields, check, incident = health.after_job(state, job, e.occurred_at, seed)
+    s = {**state, **fields, "running_job": {}}
+    out: list[ev.Event] = [check] + ([incident] if incident else [])
+    for x in out:
+        s = fold(s, x)
+    return s, out
+
+
 def maybe_calibrate(state: State, now: datetime, interval_s: float,
                     policy: calibration.CalParams = calibration.CalParams()) -> tuple[State, ev.CalibrationStarted | None]:
     """Start a calibration at a job boundary: never while a job holds the QPU, never mid-slot."""
@@ -176,6 +206,8 @@ def maybe_calibrate(state: State, now: datetime, interval_s: float,
         trigger = "retry"
     elif state.get("cal_requested"):
         trigger = "operator"
+    elif health.drift_ratio(state) >= policy.drift_threshold:
+        trigger = "drift"
     elif t - state["calibrated_at"] >= interval_s:
         trigger = "schedule"
     else:
@@ -214,5 +246,7 @@ def next_reservation(state: State, now: datetime, pick: PickFn = fair_share) -> 
         spec=spec,
     )
     s = {**state, "queue": [q for q in state["queue"] if q["job_id"] != head["job_id"]],
-         "running": head["job_id"], "slot": slot + 1, "version": state["version"] + 1}
+         "running": head["job_id"], "slot": slot + 1, "version": state["version"] + 1,
+         "running_job": {"job_id": head["job_id"], "tenant_id": head["tenant_id"], "qubits": reservation.physical_qubits,
+                         "pulse_level": spec.pulse_level, "qpu_seconds": 0.0}}
     return s, reservation

@@ -127,6 +127,7 @@ class JobSubmitted(Event):
     seed: int
     idempotency_key: str | None = None
     max_calibration_age_s: float | None = None
+    pulse_level: bool = False      # declared pulse-level / high-amplitude operation
     lane: str = "standard"         # the tenant's plan at submission time
     weight: float = Field(1.0, gt=0)
     qpu_seconds_estimate: float = Field(0.0, ge=0)
@@ -145,6 +146,7 @@ class JobSpec(BaseModel):
     seed: int
     submitted_at: datetime
     max_calibration_age_s: float | None = None
+    pulse_level: bool = False
 
 
 class JobAccepted(Event):

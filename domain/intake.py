@@ -13,7 +13,7 @@ def spec_of(e: ev.JobSubmitted) -> ev.JobSpec:
     return ev.JobSpec(
         circuit_format=e.circuit_format, circuit=e.circuit, num_qubits=e.num_qubits,
         num_gates=e.num_gates, shots=e.shots, seed=e.seed, submitted_at=e.occurred_at,
-        max_calibration_age_s=e.max_calibration_age_s,
+        max_calibration_age_s=e.max_calibration_age_s, pulse_level=e.pulse_level,
     )
 
 

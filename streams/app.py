@@ -94,6 +94,9 @@ def create_app(settings: Settings) -> faust.App:
             state, cancelled = dispatch.cancel(state, e)
             if cancelled is not None:
                 await emit(t_exec, qpu_id, cancelled)
+        state, checks = dispatch.on_job_end(state, e, settings.fault_seed)
+        for x in checks:  # health check between jobs, and a noisy-neighbour incident if it found one
+            await emit(t_cal, qpu_id, x)
         state = dispatch.fold(state, e)
         now = codec.now()
         state, started = dispatch.maybe_calibrate(state, now, settings.calibration_interval_s)

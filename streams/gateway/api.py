@@ -127,13 +127,19 @@ def create_api(services: Services) -> FastAPI:
             decision = admission.admit(s.standing.accounts, admission.Request(c.tenant_id, job_id, body.shots, estimate), now)
             if isinstance(decision, admission.Rejected):
                 await reject(c, job_id, body.qpu, decision, now)
+            left = s.standing.throttled(c.tenant_id, now.timestamp()) if body.pulse_level else 0.0
+            if left:
+                await reject(c, job_id, body.qpu, admission.Rejected(
+                    c.tenant_id, job_id, "throttled",  # type: ignore[arg-type]
+                    f"pulse-level work is throttled for {left:.0f} s after a noisy-neighbour incident on your jobs",
+                    retry_after_s=left), now)
             acct = s.standing.accounts[c.tenant_id]
             e = ev.JobSubmitted(
                 event_id=ev.deterministic_id(job_id, "JobSubmitted"), tenant_id=c.tenant_id,
                 aggregate_id=job_id, aggregate_version=0, occurred_at=now, job_id=job_id,
                 qpu_id=body.qpu, circuit_format=fmt, circuit=text, num_qubits=circuit.num_qubits,
                 num_gates=circuit.num_gates, shots=body.shots, seed=seed, idempotency_key=idempotency_key,
-                max_calibration_age_s=body.max_calibration_age_s, lane=acct.plan.lane,
+                max_calibration_age_s=body.max_calibration_age_s, pulse_level=body.pulse_level, lane=acct.plan.lane,
                 weight=acct.plan.weight, qpu_seconds_estimate=estimate,
             )
             try:
@@ -216,6 +222,8 @@ def create_api(services: Services) -> FastAPI:
                       "of_all_tenants": round(used_by_tenant.get(c.tenant_id, 0.0) / total, 4) if total else 0.0,
                       "weight": plan.weight},
             "billing": charges,
+            "incidents": s.standing.notices.get(c.tenant_id, [])[-20:],
+            "throttled_for_s": round(s.standing.throttled(c.tenant_id, now.timestamp()), 1),
         }
 
     @api.get("/v1/jobs/{job_id}/result")

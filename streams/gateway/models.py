@@ -19,6 +19,7 @@ class SubmitJob(BaseModel):
     qpu: str = Field("qpu-a", description="target QPU id (GET /v1/qpus lists them)")
     seed: int | None = Field(None, description="sampling seed; derived from the job id when omitted")
     max_calibration_age_s: float | None = Field(None, gt=0, description="skip QPUs calibrated longer ago than this")
+    pulse_level: bool = Field(False, description="declare pulse-level / high-amplitude operation (heats neighbours)")
 
 
 class JobAck(BaseModel):
