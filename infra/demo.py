@@ -121,7 +121,10 @@ def run_demo(settings: Settings, tenants: int = 3, jobs_per_tenant: int = 12, se
                 print("  operator: calibration of qpu-a requested (it starts at the next job boundary)")
             for tenant, key in keys.items():
                 label, circuit, shots, qpu = plans[tenant][i]
-                r = submit_politely(gw, key, {"circuit": circuit, "shots": shots, "qpu": qpu}, f"demo-{run_tag}-{i}", tenant)
+                body = {"circuit": circuit, "shots": shots, "qpu": qpu}
+                if tenant == "initech" and i == jobs_per_tenant // 3:
+                    body["pulse_level"] = True  # one high-amplitude experiment: watch the incident below
+                r = submit_politely(gw, key, body, f"demo-{run_tag}-{i}", tenant)
                 submitted[tenant].append((r["job_id"], label, shots))
                 job_key[r["job_id"]] = key
         print(f"  {sum(len(v) for v in submitted.values())} accepted (HTTP 202)")
@@ -156,7 +159,7 @@ def run_demo(settings: Settings, tenants: int = 3, jobs_per_tenant: int = 12, se
             f"WHERE job_id IN ({ids}) GROUP BY tenant_id ORDER BY tenant_id")))
         print("\n== SLIs (qmux sli prints all ten)")
         for view, label in (("sli_m2_job_success", "M2 job success"), ("sli_m3_queue_wait", "M3 queue wait"),
-                            ("sli_m7_metering_accuracy", "M7 metering accuracy"), ("sli_m8_ingestion", "M8 ingestion"), ("sli_m9_sla_latency", "M9 SLA latency")):
+                            ("sli_m7_metering_accuracy", "M7 metering accuracy"), ("sli_m8_ingestion", "M8 ingestion"), ("sli_m9_sla_latency", "M9 SLA latency"), ("sli_m6_noisy_neighbours", "M6 noisy-neighbour incidents")):
             try:
                 res = gw.sql(f"SELECT * FROM qmux.{view} WHERE scope IN ('all', 'tenant') ORDER BY scope, tenant_id")
             except CliError as exc:

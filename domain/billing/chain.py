@@ -12,8 +12,10 @@ Construction (version 1), enough for an auditor to reimplement it in any languag
   price book, JobAccepted, JobStarted, ShotsMeasured or JobCancelled, the terminal fact): flipping
   one of those breaks the link of the charge that rests on it.
 * canonical(e): the event as JSON (pydantic v2 JSON mode: datetimes as ISO 8601 with `Z`, floats
-  in shortest round-trip form), without its `chain_hash` field, keys sorted at every level, no
-  whitespace (separators `,` and `:`), non-ASCII left as UTF-8.
+  in shortest round-trip form), without its `chain_hash` field and without every field (at any
+  level) whose value equals the catalogue's default, but always with `type`; keys sorted at every
+  level, no whitespace (separators `,` and `:`), non-ASCII left as UTF-8. Leaving defaults out
+  keeps recorded chains valid when the catalogue gains a field with a default.
 * digest(e) = SHA-256(canonical(e)) (32 bytes).
 * h_0 = SHA-256("qmux/billing-chain/v1" || 0x00 || UTF-8(T)).
 * h_i = SHA-256(h_{i-1} || u64be(i) || u64be(len(canonical(e_i))) || canonical(e_i)
@@ -54,7 +56,11 @@ def billing_aggregate_id(tenant_id: str) -> str:
 
 
 def canonical(e: ev.Event) -> bytes:
-    body = e.model_dump(mode="json", exclude=_EXCLUDE)
+    # Fields still at their default are left out (the type is always in): a field added to the
+    # catalogue later, with a default, leaves the canonical form of every recorded event unchanged,
+    # so the chain survives schema evolution. Any change of a value, to or from its default, shows.
+    body = e.model_dump(mode="json", exclude=_EXCLUDE, exclude_defaults=True)
+    body["type"] = e.type
     return _ENCODER.encode(body).encode()
 
 
