@@ -1,8 +1,11 @@
-"""Per-QPU dispatch: which accepted job runs next, and when the QPU is free again.
+"""Per-QPU dispatch: which accepted jobs run next, on which qubits, and when the QPU is free.
 
 A pure fold over the QPU's events. The state is a plain JSON-able dict so the scheduler agent can
 keep it in a changelog-backed table; replaying the same events gives the same state and the same
-reservations. Ordering of the queue is delegated to `order_queue` (FIFO unless a policy is given).
+reservations. The queue order is the fair-share policy's (`scheduling.fairshare`); placement picks
+connected, healthy qubits (`scheduling.placement`); small jobs whose plans allow it share the QPU
+on disjoint qubits with a buffer, and carry the crosstalk their neighbours cause. Calibrations
+wait for a boundary: once one is due no job starts, and it begins when the last one ends.
 """
 
 from __future__ import annotations
@@ -28,14 +31,13 @@ def new_state(qpu_id: str) -> State:
         "drained": False,
         "calibrating": False,
         "queue": [],        # entries: job_id, tenant_id, lane, accepted_at, spec
-        "running": None,    # job_id holding the QPU
+        "active": {},       # job_id -> tenant, physical qubits, pulse level, shared, QPU-seconds
         "slot": 0,          # reservations made so far
         "seen": [],         # job ids ever enqueued (bounded below)
         "usage": {},        # tenant -> [decayed QPU-seconds, at (epoch s)] on this QPU
         "coupling": [],       # the QPU's coupling map
         "qubit_error": {},    # physical qubit -> current error estimate (from the calibration snapshot)
         "quarantined": [],
-        "running_job": {},    # who holds the QPU: tenant, physical qubits, pulse level, QPU-seconds
         "heat": {}, "load_s": 0.0, "recent": [], "measured": {},  # health (see domain.health)
         "incidents": {}, "incident_ids": [],
         "calibrated_at": 0.0,
@@ -95,21 +97,19 @@ def fold(state: State, e: ev.Event) -> State:
             s["queue"].append({
                 "job_id": jid, "tenant_id": e.tenant_id, "lane": e.lane, "weight": e.weight,
                 "size_s": e.qpu_seconds_estimate, "accepted_at": e.occurred_at.isoformat(),
-                "spec": e.spec.model_dump(mode="json"),
+                "coschedule": e.coschedule, "spec": e.spec.model_dump(mode="json"),
             })
-        case ev.SlotReserved(job_id=jid):
-            # the scheduler removes a job when it reserves; a read model learns it from the event
+        case ev.SlotReserved(job_id=jid) if jid not in state["active"]:
+            # the scheduler records its own reservations when it makes them; a read model learns them here
             s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
-            if not s["running"]:
-                s["running"] = jid
+            s["active"] = {**state["active"], jid: _active(e)}
         case ev.ShotsMeasured(tenant_id=tid, qpu_seconds=qs):
             s["usage"] = _add_usage(state.get("usage", {}), tid, qs, e.occurred_at.timestamp())
-            if state.get("running_job", {}).get("job_id") == e.job_id:
-                s["running_job"] = {**state["running_job"], "qpu_seconds": qs}
+            if e.job_id in state["active"]:
+                s["active"] = {**state["active"], e.job_id: {**state["active"][e.job_id], "qpu_seconds": qs}}
         case ev.JobCompleted(job_id=jid) | ev.JobFailed(job_id=jid) | ev.JobCancelled(job_id=jid):
             s["queue"] = [q for q in s["queue"] if q["job_id"] != jid]
-            if s["running"] == jid:
-                s["running"] = None
+            s["active"] = {k: v for k, v in state["active"].items() if k != jid}
         case _:
             return state
     s["version"] = state["version"] + 1
@@ -140,16 +140,33 @@ def qubit_errors(snapshot: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def place(state: State, num_qubits: int) -> list[int]:
-    """Connected physical qubits with the best current errors, avoiding quarantined ones."""
+def _active(r: ev.SlotReserved) -> dict[str, Any]:
+    return {"job_id": r.job_id, "tenant_id": r.tenant_id, "qubits": list(r.physical_qubits), "shared": r.shared,
+            "pulse_level": bool(r.spec and r.spec.pulse_level), "qpu_seconds": 0.0}
+
+
+SMALL_QUBITS = 5  # jobs this small may share a QPU
+
+
+def _device(state: State) -> placement.Device:
     n = state["num_qubits"]
-    coupling = [tuple(p) for p in state["coupling"]] or [(i, i + 1) for i in range(n - 1)]
-    if n < num_qubits or not n:
-        return list(range(num_qubits))
+    return placement.Device.from_coupling(n, [tuple(p) for p in state["coupling"]] or [(i, i + 1) for i in range(n - 1)])
+
+
+def _occupancy(state: State) -> placement.Occupancy:
+    occ = placement.Occupancy()
+    for a in state["active"].values():
+        occ = occ.occupy(placement.Running(a["job_id"], a["tenant_id"], tuple(a["qubits"]), a["shared"], a["pulse_level"]))
+    return occ
+
+
+def place(state: State, entry: dict[str, Any]) -> placement.Placement | placement.Unplaceable:
+    """Connected physical qubits with the best current errors, avoiding quarantined and busy ones."""
+    spec = entry["spec"]
+    share = bool(entry.get("coschedule")) and spec["num_qubits"] <= SMALL_QUBITS and not spec.get("pulse_level")
     errors = {int(k): v for k, v in state["qubit_error"].items()}
-    got = placement.place(placement.Device.from_coupling(n, coupling), placement.Occupancy(), num_qubits, errors,
-                          quarantined=state["quarantined"])
-    return list(got.physical_qubits) if isinstance(got, placement.Placement) else list(range(num_qubits))
+    return placement.place(_device(state), _occupancy(state), spec["num_qubits"], errors,
+                           quarantined=state["quarantined"], share=share, small_max_qubits=SMALL_QUBITS)
 
 
 def _add_usage(usage: dict[str, list[float]], tenant_id: str, qpu_seconds: float, t: float) -> dict[str, list[float]]:
@@ -181,72 +198,99 @@ def fifo(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) 
 
 
 def on_job_end(state: State, e: ev.Event, seed: int = 0) -> tuple[State, list[ev.Event]]:
-    """When the job holding the QPU ends, check the qubits' health (see domain.health)."""
-    job = state.get("running_job") or {}
-    if not isinstance(e, (ev.JobCompleted, ev.JobFailed)) or job.get("job_id") != e.job_id or not state["registered"]:
+    """When a running job ends, check the qubits' health (see domain.health)."""
+    if not isinstance(e, (ev.JobCompleted, ev.JobFailed)) or e.job_id not in state["active"] or not state["registered"]:
         return state, []
+    job = state["active"][e.job_id]
     fields, check, incident = health.after_job(state, job, e.occurred_at, seed)
-    s = {**state, **fields, "running_job": {}}
+    s = {**state, **fields, "active": {k: v for k, v in state["active"].items() if k != e.job_id}}
     out: list[ev.Event] = [check] + ([incident] if incident else [])
     for x in out:
         s = fold(s, x)
     return s, out
 
 
-def maybe_calibrate(state: State, now: datetime, interval_s: float,
-                    policy: calibration.CalParams = calibration.CalParams()) -> tuple[State, ev.CalibrationStarted | None]:
-    """Start a calibration at a job boundary: never while a job holds the QPU, never mid-slot."""
-    if state["running"] or state["calibrating"] or state["drained"] or not state["registered"]:
-        return state, None
+def calibration_due(state: State, now: datetime, interval_s: float | None,
+                    policy: calibration.CalParams = calibration.CalParams()) -> str | None:
+    """Why a calibration is due now (its trigger), or None."""
+    if state["calibrating"] or state["drained"] or not state["registered"]:
+        return None
     t = now.timestamp()
     failures = state.get("cal_failures", 0)
     if failures:
-        if t < state["failed_at"] + calibration.retry_delay_s(failures, policy):
-            return state, None
-        trigger = "retry"
-    elif state.get("cal_requested"):
-        trigger = "operator"
-    elif health.drift_ratio(state) >= policy.drift_threshold:
-        trigger = "drift"
-    elif t - state["calibrated_at"] >= interval_s:
-        trigger = "schedule"
-    else:
+        return "retry" if t >= state["failed_at"] + calibration.retry_delay_s(failures, policy) else None
+    if state.get("cal_requested"):
+        return "operator"
+    if health.drift_ratio(state) >= policy.drift_threshold:
+        return "drift"
+    if interval_s is not None and t - state["calibrated_at"] >= interval_s:
+        return "schedule"
+    return None
+
+
+def maybe_calibrate(state: State, now: datetime, interval_s: float,
+                    policy: calibration.CalParams = calibration.CalParams()) -> tuple[State, ev.CalibrationStarted | None]:
+    """Start a calibration at a job boundary: never while a job holds any qubit, never mid-slot."""
+    trigger = calibration_due(state, now, interval_s, policy)
+    if state["active"] or trigger is None:
         return state, None
     epoch = state["epoch"] + 1
     started = ev.CalibrationStarted(
-        event_id=ev.deterministic_id(state["qpu_id"], "CalibrationStarted", epoch, failures), aggregate_id=state["qpu_id"],
-        aggregate_version=state["version"] + 1, occurred_at=now, qpu_id=state["qpu_id"], epoch=epoch, trigger=trigger)
+        event_id=ev.deterministic_id(state["qpu_id"], "CalibrationStarted", epoch, state.get("cal_failures", 0)),
+        aggregate_id=state["qpu_id"], aggregate_version=state["version"] + 1, occurred_at=now, qpu_id=state["qpu_id"],
+        epoch=epoch, trigger=trigger)  # type: ignore[arg-type]
     return fold(state, started), started
 
 
-def next_reservation(state: State, now: datetime, pick: PickFn = fair_share) -> tuple[State, ev.SlotReserved | None]:
-    """If the QPU is free and in service, reserve it for the job the policy picks."""
-    if (state["running"] or not state["queue"] or state["drained"] or state["calibrating"]
-            or state.get("cal_failures", 0)):
+def next_reservation(state: State, now: datetime, pick: PickFn = fair_share,
+                     interval_s: float | None = None) -> tuple[State, ev.SlotReserved | None]:
+    """Reserve qubits for the job the policy picks among those that can start now, if any.
+
+    Nothing starts while calibrating, out of service, or with a calibration due (it waits for the
+    running jobs to finish); a job asking for a fresher calibration than the QPU has waits for one."""
+    if (not state["queue"] or state["drained"] or state["calibrating"] or state.get("cal_failures", 0)
+            or calibration_due(state, now, interval_s) is not None):
         return state, None
-    chosen = pick(entries(state), decayed_usage(state, now.timestamp()), now.timestamp())
+    t = now.timestamp()
+    by_id = {q["job_id"]: q for q in state["queue"]}
+    placements: dict[str, placement.Placement] = {}
+
+    def startable(e: fairshare.QueueEntry) -> bool:
+        q = by_id[e.job_id]
+        max_age = q["spec"].get("max_calibration_age_s")
+        if max_age is not None and t - state["calibrated_at"] > max_age:
+            return False
+        got = place(state, q)
+        if isinstance(got, placement.Placement):
+            placements[e.job_id] = got
+            return True
+        return False
+
+    chosen = fairshare.pick(entries(state), decayed_usage(state, t), t, eligible=startable) if pick is fair_share \
+        else pick([e for e in entries(state) if startable(e)], decayed_usage(state, t), t)
     if chosen is None:
         return state, None
-    head = next(q for q in state["queue"] if q["job_id"] == chosen.job_id)
+    head, where = by_id[chosen.job_id], placements[chosen.job_id]
     spec = ev.JobSpec.model_validate(head["spec"])
-    accepted_at = datetime.fromisoformat(head["accepted_at"])
-    slot = state["slot"]
     reservation = ev.SlotReserved(
-        event_id=ev.deterministic_id(head["job_id"], "SlotReserved"),
-        tenant_id=head["tenant_id"],
-        aggregate_id=head["job_id"],
-        aggregate_version=2,
-        occurred_at=max(now, accepted_at),
-        job_id=head["job_id"],
-        qpu_id=state["qpu_id"],
-        slot=slot,
-        physical_qubits=place(state, spec.num_qubits),
-        calibration_epoch=state["epoch"],
-        queue_wait_s=max(0.0, (now - spec.submitted_at).total_seconds()),
-        spec=spec,
+        event_id=ev.deterministic_id(head["job_id"], "SlotReserved"), tenant_id=head["tenant_id"],
+        aggregate_id=head["job_id"], aggregate_version=2,
+        occurred_at=max(now, datetime.fromisoformat(head["accepted_at"])), job_id=head["job_id"],
+        qpu_id=state["qpu_id"], slot=state["slot"], physical_qubits=list(where.physical_qubits),
+        calibration_epoch=state["epoch"], queue_wait_s=max(0.0, (now - spec.submitted_at).total_seconds()),
+        spec=spec, crosstalk=dict(where.crosstalk), shared=where.shared,
     )
     s = {**state, "queue": [q for q in state["queue"] if q["job_id"] != head["job_id"]],
-         "running": head["job_id"], "slot": slot + 1, "version": state["version"] + 1,
-         "running_job": {"job_id": head["job_id"], "tenant_id": head["tenant_id"], "qubits": reservation.physical_qubits,
-                         "pulse_level": spec.pulse_level, "qpu_seconds": 0.0}}
+         "active": {**state["active"], head["job_id"]: _active(reservation)},
+         "slot": state["slot"] + 1, "version": state["version"] + 1}
     return s, reservation
+
+
+def reserve_all(state: State, now: datetime, interval_s: float | None = None) -> tuple[State, list[ev.SlotReserved]]:
+    """Every reservation that can be made now (one, or several small jobs side by side)."""
+    out: list[ev.SlotReserved] = []
+    while True:
+        state, r = next_reservation(state, now, interval_s=interval_s)
+        if r is None:
+            return state, out
+        out.append(r)

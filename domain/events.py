@@ -128,6 +128,7 @@ class JobSubmitted(Event):
     idempotency_key: str | None = None
     max_calibration_age_s: float | None = None
     pulse_level: bool = False      # declared pulse-level / high-amplitude operation
+    coschedule: bool = False       # the tenant's plan lets small jobs share the QPU with others
     lane: str = "standard"         # the tenant's plan at submission time
     weight: float = Field(1.0, gt=0)
     qpu_seconds_estimate: float = Field(0.0, ge=0)
@@ -157,6 +158,7 @@ class JobAccepted(Event):
     lane: str = "standard"
     weight: float = Field(1.0, gt=0)
     qpu_seconds_estimate: float = Field(0.0, ge=0)
+    coschedule: bool = False
     spec: JobSpec | None = None
 
 
@@ -203,7 +205,8 @@ class SlotReserved(Event):
     calibration_epoch: int = Field(ge=0)
     queue_wait_s: float = Field(ge=0)
     spec: JobSpec | None = None
-    crosstalk: dict[int, float] = {}
+    crosstalk: dict[int, float] = {}   # extra depolarizing probability from co-scheduled neighbours
+    shared: bool = False               # placed beside other jobs (co-scheduled)
 
 
 class JobStarted(Event):
@@ -225,6 +228,8 @@ class ShotsMeasured(Event):
     qpu_seconds: float = Field(ge=0, description="modelled QPU time: shots x (circuit duration + reset)")
     calibration_epoch: int = Field(ge=0)
     compute_seconds: float = Field(ge=0, description="wall time the simulator took; telemetry, not billed")
+    crosstalk_fidelity: float | None = Field(
+        None, description="co-scheduled jobs: classical fidelity of the outcome distribution with vs without crosstalk")
 
 
 class JobCompleted(Event):

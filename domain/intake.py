@@ -22,7 +22,7 @@ def accept(e: ev.JobSubmitted) -> ev.JobAccepted:
         event_id=ev.deterministic_id(e.job_id, "JobAccepted"), tenant_id=e.tenant_id,
         aggregate_id=e.job_id, aggregate_version=1, occurred_at=e.occurred_at,
         job_id=e.job_id, qpu_id=e.qpu_id, lane=e.lane, weight=e.weight,
-        qpu_seconds_estimate=e.qpu_seconds_estimate, spec=spec_of(e),
+        qpu_seconds_estimate=e.qpu_seconds_estimate, coschedule=e.coschedule, spec=spec_of(e),
     )
 
 

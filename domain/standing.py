@@ -66,7 +66,8 @@ class Standing:
             return None
         running_left = 0.0
         times = list(self.service_times.get(qpu_id, ()))
-        if state["running"] and state["running"] in self.started and times:
-            running_left = max(0.0, sum(times) / len(times) - (now - self.started[state["running"]]))
+        started = [self.started[j] for j in state["active"] if j in self.started]
+        if started and times:
+            running_left = max(0.0, sum(times) / len(times) - (now - min(started)))
         return explain.explain(job_id, dispatch.entries(state), dispatch.decayed_usage(state, now), now,
                                observed_service_times=times, running_remaining_s=running_left)

@@ -11,7 +11,7 @@ from infra.client import CliError, Gateway, operator_key
 from infra.kafka import broker
 from infra.settings import Settings
 
-DEFAULT_QPUS = (("qpu-a", 8), ("qpu-b", 6))
+DEFAULT_QPUS = (("qpu-a", 10), ("qpu-b", 6))
 # micro-credits: 1 credit = 1,000,000. Published once, on the first `qmux up` of a fresh log.
 DEFAULT_PRICE_BOOK = {"per_shot_micro": 30, "per_qpu_second_micro": 2_000_000, "per_job_micro": 10_000,
                       "lane_multiplier_milli": {"premium": 1500, "standard": 1000, "free": 500}}

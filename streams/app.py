@@ -102,9 +102,9 @@ def create_app(settings: Settings) -> faust.App:
         state, started = dispatch.maybe_calibrate(state, now, settings.calibration_interval_s)
         if started is not None:
             await emit(t_cal, qpu_id, started)
-        state, reservation = dispatch.next_reservation(state, now)
+        state, reservations = dispatch.reserve_all(state, now, settings.calibration_interval_s)
         qpus[qpu_id] = state
-        if reservation is not None:
+        for reservation in reservations:
             await emit(t_exec, qpu_id, reservation)
 
     @app.agent(app.topic(names["jobs"], names["execution"], names["calibration"], key_type=bytes,
@@ -195,7 +195,7 @@ def create_app(settings: Settings) -> faust.App:
             event_id=ev.deterministic_id(r.job_id, "ShotsMeasured"), aggregate_version=4,
             occurred_at=measured_at, shots=r.spec.shots, counts=result.counts,
             qpu_seconds=result.qpu_seconds, calibration_epoch=r.calibration_epoch,
-            compute_seconds=result.compute_seconds, **base))
+            compute_seconds=result.compute_seconds, crosstalk_fidelity=result.crosstalk_fidelity, **base))
         completed = ev.JobCompleted(
             event_id=ev.deterministic_id(r.job_id, "JobCompleted"), aggregate_version=5,
             occurred_at=measured_at, calibration_epoch=r.calibration_epoch, **base)

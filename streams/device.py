@@ -15,6 +15,7 @@ class Execution:
     counts: dict[str, int]
     qpu_seconds: float
     compute_seconds: float
+    crosstalk_fidelity: float | None = None  # vs the same run without neighbours (co-scheduled jobs only)
 
 
 def parse(circuit_format: str, circuit: str) -> qpu_jax.Circuit:
@@ -36,8 +37,18 @@ def execute(spec: JobSpec, snapshot: dict[str, Any] | None, physical_qubits: lis
     calibration = calibration_for(snapshot, max(physical_qubits, default=0) + 1)
     result = qpu_jax.run(circuit, calibration, shots=spec.shots, seed=spec.seed,
                          physical_qubits=physical_qubits or None, crosstalk=crosstalk or None)
+    fidelity = None
+    if crosstalk:
+        # the fidelity cost of sharing the QPU, measured: the same run without the neighbours' crosstalk
+        alone = qpu_jax.run(circuit, calibration, shots=1, seed=spec.seed, physical_qubits=physical_qubits or None)
+        fidelity = classical_fidelity(result.probabilities, alone.probabilities)
     return Execution(counts=dict(result.counts), qpu_seconds=float(result.qpu_seconds),
-                     compute_seconds=float(result.seconds))
+                     compute_seconds=float(result.seconds), crosstalk_fidelity=fidelity)
+
+
+def classical_fidelity(p: dict[str, float], q: dict[str, float]) -> float:
+    """(sum_x sqrt(p(x) q(x)))^2 of two outcome distributions."""
+    return float(sum((p.get(k, 0.0) * q.get(k, 0.0)) ** 0.5 for k in set(p) | set(q)) ** 2)
 
 
 def default_calibration(num_qubits: int, coupling_map: list[tuple[int, int]] | None = None) -> qpu_jax.Calibration:

@@ -140,6 +140,7 @@ def create_api(services: Services) -> FastAPI:
                 qpu_id=body.qpu, circuit_format=fmt, circuit=text, num_qubits=circuit.num_qubits,
                 num_gates=circuit.num_gates, shots=body.shots, seed=seed, idempotency_key=idempotency_key,
                 max_calibration_age_s=body.max_calibration_age_s, pulse_level=body.pulse_level, lane=acct.plan.lane,
+                coschedule=acct.plan.allow_coscheduling,
                 weight=acct.plan.weight, qpu_seconds_estimate=estimate,
             )
             try:

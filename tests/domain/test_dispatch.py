@@ -70,3 +70,46 @@ def test_placement_uses_connected_qubits_with_the_lowest_errors():
     s = dispatch.fold(s, intake.accept(submitted("a", n=2)))
     _, r = dispatch.next_reservation(s, T0)
     assert r is not None and sorted(r.physical_qubits) == [2, 3]
+
+
+def _line(n: int = 12) -> dict:
+    reg = ev.QpuRegistered(event_id="reg", aggregate_id="qpu-a", aggregate_version=0, occurred_at=T0, qpu_id="qpu-a",
+                           num_qubits=n, coupling_map=[(i, i + 1) for i in range(n - 1)], calibration={})
+    return dispatch.fold(dispatch.new_state("qpu-a"), reg)
+
+
+def _accept(job_id: str, tenant: str, n: int, share: bool) -> ev.JobAccepted:
+    return intake.accept(submitted(job_id, tenant=tenant, n=n).model_copy(update={"coschedule": share}))
+
+
+def test_small_jobs_that_may_share_run_side_by_side_with_a_buffer_and_crosstalk():
+    s = _line()
+    for jid, tenant in (("a", "acme"), ("b", "globex"), ("c", "initech")):
+        s = dispatch.fold(s, _accept(jid, tenant, 2, True))
+    s, rs = dispatch.reserve_all(s, T0)
+    assert len(rs) >= 2 and all(r.shared for r in rs)
+    used = [set(r.physical_qubits) for r in rs]
+    for i, u in enumerate(used):
+        for v in used[i + 1:]:
+            assert not u & v and all(abs(x - y) > 1 for x in u for y in v)  # disjoint, one-qubit buffer
+    assert any(r.crosstalk for r in rs[1:])  # later jobs see their neighbours' crosstalk
+    assert set(s["active"]) == {r.job_id for r in rs}
+
+
+def test_a_job_that_may_not_share_runs_alone_and_a_due_calibration_waits_for_the_boundary():
+    s = _line()
+    s = dispatch.fold(s, _accept("solo", "acme", 2, False))
+    s = dispatch.fold(s, _accept("small", "globex", 2, True))
+    s, rs = dispatch.reserve_all(s, T0)
+    assert [r.job_id for r in rs] == ["solo"] and not rs[0].shared  # the small job does not join it
+    # a calibration falls due while the job runs: nothing new starts, and it begins at the boundary
+    later = T0.replace(hour=T0.hour + 1)
+    s, rs2 = dispatch.reserve_all(s, later, interval_s=60)
+    assert rs2 == []
+    s, started = dispatch.maybe_calibrate(s, later, 60)
+    assert started is None  # a job still holds qubits
+    s = dispatch.fold(s, _done(rs[0]))
+    s, started = dispatch.maybe_calibrate(s, later, 60)
+    assert started is not None and started.trigger == "schedule"
+    s, rs3 = dispatch.reserve_all(s, later, interval_s=60)
+    assert rs3 == []  # calibrating
