@@ -10,7 +10,8 @@ import pytest
 
 from infra import procs, stack
 from infra.client import Gateway, operator_key
-from infra.demo import ghz, wait_for
+from infra import audit
+from infra.demo import ghz, qft, wait_for
 from infra.sqlcli import query
 
 pytestmark = pytest.mark.integration
@@ -94,23 +95,39 @@ def test_idempotency_key_gives_exactly_one_job(running, tenants):
 def test_worker_killed_mid_run_loses_and_duplicates_nothing(running, tenants):
     jobs = []
     with _http(running, tenants["alpha"]) as c:
-        for i in range(12):
-            r = c.post("/v1/jobs", json={"circuit": ghz(2 + i % 4), "shots": 100, "qpu": "qpu-a"})
-            assert r.status_code == 202
+        for i in range(40):
+            r = c.post("/v1/jobs", json={"circuit": qft(4 + i % 2), "shots": 2000, "qpu": "qpu-a"})
+            assert r.status_code == 202, r.text
             jobs.append(r.json()["job_id"])
-    time.sleep(1.0)
+    ids = ", ".join(f"'{j}'" for j in jobs)
+
+    def completed() -> int:
+        return query(running, f"SELECT count() FROM qmux.jobs WHERE job_id IN ({ids}) AND status = 'completed'")["rows"][0][0]
+
+    deadline = time.monotonic() + 120
+    while completed() < 3:
+        assert time.monotonic() < deadline, "no job completed within 120 s"
+        time.sleep(0.05)
     procs.kill(running, "worker", signal.SIGKILL)
+    at_kill = completed()
+    assert at_kill < len(jobs), "every job finished before the kill: make the jobs longer"
     time.sleep(0.5)
     procs.spawn(running, "worker", stack._qmux("worker"), env=stack.settings_env(running))
     with Gateway(running, key=tenants["alpha"]) as gw:
-        done = wait_for(gw, jobs, progress=lambda m: None, timeout=180)
+        done = wait_for(gw, jobs, progress=lambda m: None, timeout=240)
     assert {j["status"] for j in done.values()} == {"completed"}
-    ids = ", ".join(f"'{j}'" for j in jobs)
     per_job = query(running, f"SELECT job_id, count() FROM qmux.jobs WHERE job_id IN ({ids}) GROUP BY job_id")["rows"]
     assert len(per_job) == len(jobs) and all(n == 1 for _, n in per_job)
     measured = query(running, f"SELECT aggregate_id, uniqExact(event_id) FROM qmux.events WHERE aggregate_id IN ({ids}) "
                               "AND type = 'ShotsMeasured' GROUP BY aggregate_id")["rows"]
     assert len(measured) == len(jobs) and all(n == 1 for _, n in measured)
+    # and the bills still replay exactly once the billing agent has caught up
+    deadline = time.monotonic() + 60
+    while query(running, f"SELECT count() FROM qmux.charges FINAL WHERE job_id IN ({ids})")["rows"] != [[len(jobs)]]:
+        assert time.monotonic() < deadline, "charges did not catch up after the restart"
+        time.sleep(0.3)
+    assert audit.replay(running) == 0
+    assert audit.verify(running) == 0
 
 
 def test_a_calibration_never_overlaps_a_running_job(running, tenants):
