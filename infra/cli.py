@@ -52,11 +52,12 @@ def cmd_status(s: Settings, a: argparse.Namespace) -> int:
 
 
 def cmd_logs(s: Settings, a: argparse.Namespace) -> int:
+    from infra import procs
+
     path = s.home / "logs" / f"{a.service}.log"
     if not path.exists():
         raise CliError(f"no log at {path}: has `qmux up` run with QMUX_HOME={s.home}?")
-    lines = path.read_text(errors="replace").splitlines()[-a.lines:]
-    print("\n".join(lines))
+    print(procs.log_tail(s, a.service, a.lines))
     return 0
 
 
