@@ -8,9 +8,12 @@ from typing import Any
 from infra import procs
 from infra.client import CliError, Gateway
 from infra.settings import Settings
+from projections.readonly import READ_ONLY, is_read_only
 
 
 def query(settings: Settings, sql: str, key: str | None = None) -> dict[str, Any]:
+    if not is_read_only(sql):
+        raise CliError(f"only one read-only statement ({', '.join(READ_ONLY)}) is allowed; projections change only from the log")
     # an embedded chDB directory opens in one process only: while the gateway owns it, ask the gateway
     if settings.dsn.startswith("chdb://") and procs.is_running(settings, "gateway"):
         with Gateway(settings) as gw:

@@ -24,13 +24,14 @@ from domain.scheduling import admission
 from domain.scheduling.plans import PlanError, plan_from_terms, plan_named
 from domain.standing import Standing
 from infra.settings import Settings
+from projections.readonly import READ_ONLY, is_read_only
 from streams import codec, device
 from streams.gateway import models
 from streams.gateway.kafka_io import EventProducer
 
 log = logging.getLogger("qmux.gateway")
 
-READ_ONLY_SQL = ("select", "with", "show", "describe", "desc", "explain", "exists")
+
 
 
 @dataclass
@@ -405,9 +406,8 @@ def create_api(services: Services) -> FastAPI:
 
     @api.post("/v1/sql")
     async def sql(body: models.SqlQuery, _: Caller = Depends(role("operator", "analyst", "auditor"))) -> dict[str, Any]:
-        first = body.query.lstrip().split(None, 1)[0].lower() if body.query.strip() else ""
-        if first not in READ_ONLY_SQL:
-            raise _problem(422, f"query: only read-only statements ({', '.join(READ_ONLY_SQL)}) are allowed here")
+        if not is_read_only(body.query):
+            raise _problem(422, f"query: only one read-only statement ({', '.join(READ_ONLY)}) is allowed here")
         try:
             res = await asyncio.to_thread(s.store.client.query, body.query)
         except Exception as exc:  # noqa: BLE001 - the analyst gets ClickHouse's own message
