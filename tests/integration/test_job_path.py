@@ -170,3 +170,13 @@ def test_a_calibration_never_overlaps_a_running_job(running, tenants):
         if e.type == "JobStarted" and e.qpu_id == "qpu-a":
             expected = max((ep for t, ep in completed if t <= e.occurred_at), default=0)
             assert e.calibration_epoch == expected, (e.job_id, e.calibration_epoch, expected)
+
+
+def test_the_openapi_document_describes_the_routes(running):
+    with _http(running) as anon:
+        doc = anon.get("/openapi.json").json()
+    paths = set(doc["paths"])
+    for p in ("/v1/jobs", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/tenants/me/usage", "/v1/invoices",
+              "/v1/tenants", "/v1/qpus", "/v1/sql"):
+        assert p in paths, p
+    assert "SubmitJob" in doc["components"]["schemas"]
