@@ -24,7 +24,7 @@ from infra.sqlcli import format_table
 TINY = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nh q[0];\nmeasure q[0] -> c[0];\n'
 
 
-async def submit_all(base: str, keys: list[str], per_tenant: int) -> list[str]:
+async def submit_all(base: str, keys: list[str], per_tenant: int, interval: float = 0.0) -> list[str]:
     async def one_tenant(key: str) -> list[str]:
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
             ids = []
@@ -32,6 +32,8 @@ async def submit_all(base: str, keys: list[str], per_tenant: int) -> list[str]:
                 r = await c.post("/v1/jobs", json={"circuit": TINY, "shots": 10, "qpu": "qpu-a"})
                 r.raise_for_status()
                 ids.append(r.json()["job_id"])
+                if interval:
+                    await asyncio.sleep(interval)
             return ids
 
     results = await asyncio.gather(*(one_tenant(k) for k in keys))
@@ -42,6 +44,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=300)
     ap.add_argument("--tenants", type=int, default=3)
+    ap.add_argument("--interval", type=float, default=0.0,
+                    help="seconds between one tenant's submissions (0: as fast as the gateway takes them)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "pipeline.json"))
     a = ap.parse_args()
     s = load()
@@ -51,7 +55,7 @@ def main() -> int:
         keys = [gw.request("POST", "/v1/tenants", json={"name": f"bench{tag}-{i}", "plan": "premium"})["api_key"]
                 for i in range(a.tenants)]
         t0 = time.monotonic()
-        ids = asyncio.run(submit_all(s.gateway, keys, per))
+        ids = asyncio.run(submit_all(s.gateway, keys, per, a.interval))
         t_submitted = time.monotonic() - t0
         idlist = ", ".join(f"'{j}'" for j in ids)
         while True:
@@ -73,6 +77,7 @@ def main() -> int:
     row["throughput_jobs_per_s"] = round(row["jobs"] / row["span_s"], 2) if row["span_s"] else None
     row["submit_seconds"] = round(t_submitted, 3)
     row["tenants"] = a.tenants
+    row["interval_s"] = a.interval
     print(format_table({"columns": list(row), "rows": [list(row.values())]}))
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(row, indent=2, default=str))
