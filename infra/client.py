@@ -36,14 +36,7 @@ class Gateway:
 
     def request(self, method: str, path: str, *, key: str | None = None, ok: tuple[int, ...] = (200, 201, 202),
                 **kw: Any) -> Any:
-        headers = dict(kw.pop("headers", {}) or {})
-        k = key or self.key
-        if k:
-            headers["Authorization"] = f"Bearer {k}"
-        try:
-            r = self._http.request(method, path, headers=headers, **kw)
-        except httpx.TransportError as exc:
-            raise CliError(f"gateway not reachable at {self.settings.gateway} ({type(exc).__name__}): is `qmux up` running?") from None
+        r = self.raw(method, path, key=key, **kw)
         if r.status_code not in ok:
             try:
                 detail = r.json().get("detail", r.text)
