@@ -89,8 +89,9 @@ def _java() -> str:
 def _format(settings: Settings, lib: Path, props: Path) -> None:
     """Write the KRaft metadata (cluster id, bootstrap records) into a fresh data directory."""
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # `--cluster-id=ID`, not `-t ID`: one id in 64 starts with "-", which the tool would take for a flag
     cmd = [_java(), "-cp", str(lib / "*"), f"-Dlog4j2.configurationFile={HERE / 'log4j2.xml'}",
-           "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
+           "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if done.returncode != 0 or not (data_dir(settings) / "meta.properties").exists():
         raise KafkaError(f"formatting {data_dir(settings)} failed (exit {done.returncode}):\n"
