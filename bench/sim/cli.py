@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from bench.sim import fidelity
 from bench.sim.engine import Config, Sim
 from bench.sim.metrics import summarize
 from bench.sim.workload import generate, small_batch, tenants
@@ -16,18 +17,26 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def run_policy(policy: str, seed: int, jobs: int, coschedule: bool = True) -> dict:
     sim = Sim(tenants(), generate(seed, jobs), Config(policy=policy, seed=seed, coschedule=coschedule)).run()
-    return summarize(sim)
+    return {**summarize(sim), "fidelity_device": fidelity.measure(sim)}
 
 
 def throughput(seed: int, jobs: int) -> dict:
-    """Small-job throughput with and without co-scheduling: a backlog of small jobs drained."""
+    """Small-job throughput with and without co-scheduling: a backlog of small jobs drained.
+
+    The fidelity cost is measured on qpu_jax over a sample of the jobs that shared the QPU (see
+    fidelity.py) and averaged over those only: jobs that ran alone, which lose nothing, do not dilute it.
+    """
     out = {}
     for co in (False, True):
         cfg = Config(policy="qmux", seed=seed, coschedule=co, abort_p=0.0, cancel_p=0.0, calibrations=False)
-        s = summarize(Sim(tenants(), small_batch(seed, jobs), cfg).run())
+        sim = Sim(tenants(), small_batch(seed, jobs), cfg).run()
+        s = summarize(sim)
+        dev = fidelity.measure(sim)
         out["coscheduled" if co else "exclusive"] = {
             "jobs_per_hour": s["completed"] / s["makespan_s"] * 3600.0, "makespan_s": s["makespan_s"],
-            "fidelity_loss_mean": s["fidelity_loss_mean_small"], "coscheduled_jobs": s["coscheduled_jobs"]}
+            "coscheduled_jobs": s["coscheduled_jobs"], "fidelity_device_coscheduled": dev,
+            "fidelity_loss_mean": dev["infidelity_mean"], "fidelity_loss_mean_tvd": dev["tvd_mean"],
+            "fidelity_loss_mean_analytic": dev["analytic_mean"]}
     out["speedup"] = out["coscheduled"]["jobs_per_hour"] / out["exclusive"]["jobs_per_hour"]
     return out
 
@@ -50,11 +59,14 @@ def table(results: dict[str, dict]) -> str:
             rows.append((f"wait {size} {k}", [_f(r["wait_by_size"].get(size, {}).get(k, 0.0)) for r in results.values()]))
     for key, label in [("longest_wait_s", "longest wait s"), ("utilization_busy", "utilization (QPU busy)"),
                        ("utilization_qubits", "utilization (qubit-time)"), ("coscheduled_jobs", "jobs co-scheduled"),
-                       ("fidelity_loss_mean_coscheduled", "mean fidelity loss, co-scheduled"),
                        ("completed", "completed"), ("failed", "failed (abort limit)"), ("cancelled", "cancelled"),
                        ("aborted_attempts", "aborted attempts (not billed)"), ("calibrations", "calibrations"),
                        ("calibration_overlaps_job", "calibration/job overlaps")]:
         rows.append((label, [_f(float(r[key])) for r in results.values()]))
+    rows.append(("co-scheduled jobs run on qpu_jax", [_f(float(r["fidelity_device"]["n"])) for r in results.values()]))
+    for key, label in [("infidelity_mean", "  mean 1 - classical fidelity, %"), ("tvd_mean", "  mean TVD, %"),
+                       ("tvd_max", "  max TVD, %"), ("analytic_mean", "  analytic model (superseded), %")]:
+        rows.append((label, [_f(100 * float(r["fidelity_device"][key])) for r in results.values()]))
     w = max(len(label) for label, _ in rows)
     lines = [f"{'':<{w}}  " + "  ".join(f"{n:>12}" for n in names)]
     lines += [f"{label:<{w}}  " + "  ".join(f"{v:>12}" for v in vals) for label, vals in rows]
@@ -69,7 +81,9 @@ def targets(results: dict[str, dict], tp: dict) -> dict[str, bool]:
         "no wait > 10x lane median": all(v["max_over_median"] <= 10 for v in lanes.values()),
         "premium p95 < standard p95": lanes["premium"]["p95_s"] < lanes["standard"]["p95_s"],
         "small-job throughput >= 1.5x": tp["speedup"] >= 1.5,
-        "co-scheduling fidelity loss <= 2%": tp["coscheduled"]["fidelity_loss_mean"] <= 0.02,
+        # measured on qpu_jax; TVD is the stricter of the two losses (first order in the crosstalk)
+        "co-scheduling fidelity loss <= 2% (device, TVD)": max(tp["coscheduled"]["fidelity_loss_mean_tvd"],
+                                                                tp["coscheduled"]["fidelity_loss_mean"]) <= 0.02,
         "calibration never overlaps a job": all(r["calibration_overlaps_job"] == 0 for r in results.values()),
         "every accepted job ends once": all(r["terminal_exactly_once"] for r in results.values()),
     }
@@ -92,14 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(f"\nsmall-job throughput (backlog of {args.batch}): exclusive {tp['exclusive']['jobs_per_hour']:,.0f}/h, "
           f"co-scheduled {tp['coscheduled']['jobs_per_hour']:,.0f}/h ({tp['speedup']:.2f}x), mean fidelity loss "
-          f"{100 * tp['coscheduled']['fidelity_loss_mean']:.2f}% (analytic crosstalk model)")
+          f"{100 * tp['coscheduled']['fidelity_loss_mean']:.2f}% (1 - classical fidelity), TVD "
+          f"{100 * tp['coscheduled']['fidelity_loss_mean_tvd']:.2f}%, measured on qpu_jax over "
+          f"{tp['coscheduled']['fidelity_device_coscheduled']['n']} co-scheduled jobs (analytic model: "
+          f"{100 * tp['coscheduled']['fidelity_loss_mean_analytic']:.2f}%)")
     print("\ntargets:")
     for k, v in met.items():
         print(f"  [{'met' if v else 'MISSED'}] {k}")
     path = args.json or RESULTS / f"sim-{args.seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"seed": args.seed, "jobs": args.jobs, "policies": results, "throughput": tp,
-                                "targets": met, "fidelity_model": "analytic: prod over qubits (1 - crosstalk_p)^layers",
+                                "targets": met, "fidelity_model": "qpu_jax exact distributions with vs without the assigned crosstalk; "
+                                "loss = 1 - classical fidelity (TVD also given), mean over sampled co-scheduled jobs",
                                 "elapsed_s": time.perf_counter() - t0}, indent=2, default=str))
     print(f"\nwrote {path} in {time.perf_counter() - t0:.1f} s")
     return 0
