@@ -9,7 +9,7 @@ measurement) is checked here, before anything reaches `jit`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import qiskit.qasm2 as qasm2
@@ -40,6 +40,8 @@ class Circuit:
     num_clbits: int
     gates: tuple[Gate, ...]
     measurements: tuple[tuple[int, int], ...]  # (qubit, clbit), terminal
+    # what is derived from the circuit alone (fusion plan, schedule, bitstrings), computed once
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def num_gates(self) -> int:
@@ -47,6 +49,12 @@ class Circuit:
 
     def schedule(self, calibration: Calibration) -> list[tuple[float, float]]:
         """ASAP (start, end) in microseconds of every gate: gates on disjoint qubits run in parallel."""
+        key = ("schedule", calibration.gate_time_1q_us, calibration.gate_time_2q_us, calibration.readout_time_us)
+        if key not in self.memo:
+            self.memo[key] = self._schedule(calibration)
+        return self.memo[key]
+
+    def _schedule(self, calibration: Calibration) -> list[tuple[float, float]]:
         free = [0.0] * self.num_qubits
         out = []
         for g in self.gates:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from qpu_jax.calibration import Calibration
 from qpu_jax.circuit import Circuit, CircuitError
-from qpu_jax.kernels import GATHER_MAX_QUBITS, compiled
+from qpu_jax.kernels import GATHER_MAX_QUBITS, compiled_run
 from qpu_jax.lowering import Lowered, lower
 
 _cache_ready = False
@@ -48,7 +48,7 @@ class RunResult:
     qpu_seconds: float  # modelled hardware time: shots * (schedule + readout + reset)
     shots: int = 0
     seed: int = 0
-    bucket: tuple[int, int] = field(default=(0, 0))
+    bucket: tuple[int, ...] = field(default=(0, 0, 0))  # (width, 1-qubit entries, blocks) of the compiled program
 
     def to_json(self) -> dict:
         return {"probabilities": self.probabilities, "counts": self.counts, "qubits": self.qubits,
@@ -62,29 +62,25 @@ def _check_shots_seed(shots: object, seed: object) -> None:
         raise CircuitError(f"seed={seed!r} must be a non-negative integer")
 
 
-def outcome_distribution(diagonal: np.ndarray, low: Lowered, num_clbits: int) -> dict[str, float]:
-    """Diagonal of rho -> probabilities of classical bitstrings, readout error included."""
-    p = np.clip(np.asarray(diagonal, np.float64), 0.0, None)
-    p = p / p.sum()
-    n = low.width
-    t = p.reshape((2,) * n)
-    m = len(low.measured_qubits)
-    keep = list(low.measured_qubits)
-    t = t.sum(axis=tuple(q for q in range(n) if q not in keep)) if m < n else t
-    # remaining axes are in qubit order; put them in measurement order
-    order = sorted(keep)
-    t = np.transpose(t, [order.index(q) for q in keep])
-    for j in range(m):
-        t = np.moveaxis(np.tensordot(low.confusion[j], t, axes=([1], [j])), 0, j)
-    flat = t.reshape(-1)
-    out: dict[str, float] = {}
-    for idx in np.nonzero(flat > 1e-12)[0]:
-        bits = ["0"] * num_clbits
-        for j in range(m):
-            bits[num_clbits - 1 - low.clbits[j]] = "1" if (idx >> (m - 1 - j)) & 1 else "0"
-        key = "".join(bits)
-        out[key] = out.get(key, 0.0) + float(flat[idx])
-    return out
+def _keys(circuit: Circuit, low: Lowered) -> np.ndarray:
+    """The classical bitstring of every qubit bit pattern (classical bit 0 rightmost), once per circuit."""
+    key = ("keys", low.width)
+    if key not in circuit.memo:
+        n, c = low.width, circuit.num_clbits
+        idx = np.arange(2**n)
+        chars = np.full((2**n, c), ord("0"), np.uint8)
+        for q, clbit in zip(low.measured_qubits, low.clbits):
+            chars[:, c - 1 - clbit] += ((idx >> (n - 1 - q)) & 1).astype(np.uint8)
+        circuit.memo[key] = np.array([row.tobytes().decode() for row in chars], dtype=object)
+    return circuit.memo[key]
+
+
+def outcome_distribution(probs: np.ndarray, low: Lowered, circuit: Circuit) -> dict[str, float]:
+    """Kernel output (probability of each qubit bit pattern after readout) -> classical bitstrings."""
+    p = np.asarray(probs, np.float64)
+    p = p / p.sum()  # in double: the kernel's float32 sum is off by ~1e-7
+    nz = np.flatnonzero(p > 1e-12)
+    return dict(zip(_keys(circuit, low)[nz].tolist(), p[nz].tolist()))
 
 
 def sample_counts(probabilities: dict[str, float], shots: int, seed: int) -> dict[str, int]:
@@ -100,11 +96,11 @@ def _qpu_seconds(circuit: Circuit, calibration: Calibration, shots: int) -> floa
     return shots * per_shot * 1e-6
 
 
-def _finish(diag: np.ndarray, low: Lowered, circuit: Circuit, calibration: Calibration, shots: int, seed: int,
-            started: float) -> RunResult:
-    probs = outcome_distribution(diag, low, circuit.num_clbits)
-    return RunResult(probabilities=probs, counts=sample_counts(probs, shots, seed), qubits=circuit.num_qubits,
-                     seconds=time.perf_counter() - started, qpu_seconds=_qpu_seconds(circuit, calibration, shots),
+def _finish(probs: np.ndarray, low: Lowered, circuit: Circuit, calibration: Calibration, shots: int, seed: int,
+            seconds: float) -> RunResult:
+    dist = outcome_distribution(probs, low, circuit)
+    return RunResult(probabilities=dist, counts=sample_counts(dist, shots, seed), qubits=circuit.num_qubits,
+                     seconds=seconds, qpu_seconds=_qpu_seconds(circuit, calibration, shots),
                      shots=shots, seed=seed, bucket=low.bucket)
 
 
@@ -126,9 +122,10 @@ def run(circuit: Circuit, calibration: Calibration, *, shots: int, seed: int,
     low = lower(circuit, calibration, physical_qubits=physical_qubits, crosstalk=crosstalk,
                 calibration_age_s=calibration_age_s)
     _ensure_cache()
-    diag = compiled(low.width)(low.ops, low.pairs, np.int32(low.nops))
+    probs = np.asarray(compiled_run(low.width)(*low.arrays()))
     cal = calibration.drifted(calibration_age_s)
-    return _finish(np.asarray(diag), low, circuit, cal, shots, seed, started)
+    r = _finish(probs, low, circuit, cal, shots, seed, 0.0)
+    return replace(r, seconds=time.perf_counter() - started)
 
 
 def run_batch(circuits: Sequence[Circuit], calibration: Calibration, *, shots: int | Sequence[int],
@@ -151,33 +148,25 @@ def run_batch(circuits: Sequence[Circuit], calibration: Calibration, *, shots: i
         _check_shots_seed(s, sd)
     _ensure_cache()
     lows: list[Lowered | None] = [None] * len(circuits)
-    diags: list[np.ndarray | None] = [None] * len(circuits)
+    probs: list[np.ndarray | None] = [None] * len(circuits)
     groups: dict[int, list[int]] = {}
     for i, c in enumerate(circuits):
-        width = max(2, c.num_qubits)
-        if width <= GATHER_MAX_QUBITS:
-            groups.setdefault(width, []).append(i)
+        low = lower(c, calibration, physical_qubits=placements[i])
+        lows[i] = low
+        if low.width <= GATHER_MAX_QUBITS:
+            groups.setdefault(low.width, []).append(i)
         else:
-            low = lower(c, calibration, physical_qubits=placements[i])
-            lows[i] = low
-            diags[i] = np.asarray(compiled(low.width)(low.ops, low.pairs, np.int32(low.nops)))
+            probs[i] = np.asarray(compiled_run(low.width)(*low.arrays()))
     for width, idx in groups.items():
-        for i in idx:
-            lows[i] = lower(circuits[i], calibration, physical_qubits=placements[i])
-        length = max(len(lows[i].pairs) for i in idx)
-        # padding entries are never executed (the loop stops at nops), so zeros are fine
-        ops = np.zeros((len(idx), length, 16, 16), np.complex64)
-        pairs = np.zeros((len(idx), length), np.int32)
+        lengths = (max(lows[i].bucket[1] for i in idx), max(lows[i].bucket[2] for i in idx))
+        group = [lows[i] if lows[i].bucket[1:] == lengths else
+                 lower(circuits[i], calibration, physical_qubits=placements[i], lengths=lengths) for i in idx]
+        for i, low in zip(idx, group):
+            lows[i] = low
+        stacked = [np.stack(col) for col in zip(*(low.arrays() for low in group))]
+        out = np.asarray(compiled_run(width, batched=True)(*stacked))
         for k, i in enumerate(idx):
-            ops[k, : len(lows[i].pairs)] = lows[i].ops
-            pairs[k, : len(lows[i].pairs)] = lows[i].pairs
-        nops = np.array([lows[i].nops for i in idx], np.int32)
-        out = np.asarray(compiled(width, batched=True)(ops, pairs, nops))
-        for k, i in enumerate(idx):
-            diags[i] = out[k]
+            probs[i] = out[k]
     share = (time.perf_counter() - started) / max(1, len(circuits))
-    results = []
-    for i, c in enumerate(circuits):
-        r = _finish(diags[i], lows[i], c, calibration, shots_list[i], seeds[i], time.perf_counter())
-        results.append(RunResult(**{**r.__dict__, "seconds": share}))
-    return results
+    return [_finish(probs[i], lows[i], c, calibration, shots_list[i], seeds[i], share)
+            for i, c in enumerate(circuits)]

@@ -1,8 +1,9 @@
 """Pure jitted kernels: a density matrix evolved by a padded list of 2-qubit superoperators.
 
-Every circuit is lowered to `ops: complex64[L, 16, 16]` (superoperators on an ordered qubit pair,
-row-major vec: index (r_a, r_b, c_a, c_b)), `pairs: int32[L]` (index into `pair_list(n)`) and
-`nops` (how many of the L entries are real). One compilation per (n, L) bucket serves every circuit
+Every circuit is lowered to arrays from which `superops.blocks` builds `ops: complex64[L, 16, 16]`
+(superoperators on an ordered qubit pair, row-major vec: index (r_a, r_b, c_a, c_b)); with
+`pairs: int32[L]` (index into `pair_list(n)`) and `nops` (how many of the L entries are real) they
+evolve |0><0|. One compilation per (n, L) bucket serves every circuit
 in it: qubit choice is data, not code, so a new circuit never recompiles.
 
 Two strategies, both exact:
@@ -21,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from qpu_jax import superops
 
 GATHER_MAX_QUBITS = 6
 
@@ -93,22 +96,68 @@ def _gather_program(n: int, full_state: bool = False):
     return program
 
 
+def _readout(diag: jax.Array, readout: jax.Array) -> jax.Array:
+    """Outcome probabilities per qubit bit pattern after readout error; unmeasured qubits read 0."""
+    n = readout.shape[0]
+    t = jnp.maximum(diag, 0.0).reshape((2,) * n)  # rounding can leave tiny negative populations
+    for q in range(n):
+        t = jnp.moveaxis(jnp.tensordot(readout[q], t, axes=([1], [q])), 0, q)
+    return t.reshape(-1)
+
+
+def _evolver(n: int, strategy: str, full_state: bool = False):
+    """(ops, pairs, nops[, fwd, inv]) -> rho or its diagonal, by the chosen strategy."""
+    if strategy == "gather":
+        return _gather_program(n, full_state)
+    prog = _switch_program(n, full_state)
+    return lambda ops, pairs, nops, fwd=None, inv=None: prog(ops, pairs, nops)
+
+
+def _strategy(n: int, strategy: str | None) -> str:
+    return strategy or ("gather" if n <= GATHER_MAX_QUBITS else "switch")
+
+
+def _with_tables(n: int, strategy: str, jitted, batched: bool):
+    if strategy != "gather":
+        return jitted
+    fwd, inv = (jnp.asarray(t) for t in gather_tables(n))
+    return lambda *args: jitted(*args, fwd, inv)
+
+
 @functools.lru_cache(maxsize=None)
 def compiled(n: int, batched: bool = False, full_state: bool = False, strategy: str | None = None):
-    """The jitted program for width n: (ops, pairs, nops) -> float32[2^n] outcome probabilities.
+    """The jitted evolution for width n: (ops, pairs, nops) -> float32[2^n] diagonal of rho.
 
     `full_state` returns the density matrix instead (for inspection and tests); `strategy` forces
-    "gather" or "switch" (default: by width).
+    "gather" or "switch" (default: by width; only "gather" batches).
     """
-    strategy = strategy or ("gather" if n <= GATHER_MAX_QUBITS else "switch")
-    if strategy == "gather":
-        prog = _gather_program(n, full_state)
-        if batched:
-            prog = jax.vmap(prog, in_axes=(0, 0, 0, None, None))
-        jitted = jax.jit(prog)
-        fwd, inv = gather_tables(n)
-        fwd_d, inv_d = jnp.asarray(fwd), jnp.asarray(inv)
-        return lambda ops, pairs, nops: jitted(ops, pairs, nops, fwd_d, inv_d)
-    if batched:
+    strategy = _strategy(n, strategy)
+    if batched and strategy != "gather":
         raise ValueError("batched execution uses the gather strategy")
-    return jax.jit(_switch_program(n, full_state))
+    prog = _evolver(n, strategy, full_state)
+    if batched:
+        prog = jax.vmap(prog, in_axes=(0, 0, 0, None, None))
+    return _with_tables(n, strategy, jax.jit(prog), batched)
+
+
+build_ops = jax.jit(superops.blocks)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_run(n: int, batched: bool = False, strategy: str | None = None):
+    """The whole run in one program: lowered arrays (see `Lowered.arrays`) -> outcome probabilities.
+
+    Channels are built, fused, applied and read out inside one jitted call, so a run costs one dispatch.
+    """
+    strategy = _strategy(n, strategy)
+    if batched and strategy != "gather":
+        raise ValueError("batched execution uses the gather strategy")
+    evolve = _evolver(n, strategy)
+
+    def program(u1, prm1, starts, u2, prm2, chain_a, chain_b, pairs, nops, readout, fwd=None, inv=None):
+        ops = superops.blocks(u1, prm1, starts, u2, prm2, chain_a, chain_b)
+        return _readout(evolve(ops, pairs, nops, fwd, inv), readout)
+
+    if batched:
+        program = jax.vmap(program, in_axes=(0,) * 10 + (None, None))
+    return _with_tables(n, strategy, jax.jit(program), batched)

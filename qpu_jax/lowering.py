@@ -1,11 +1,10 @@
-"""Circuit + calibration -> padded arrays for the kernels (host side, complex128 until the cast).
+"""Circuit + calibration -> padded arrays for the kernels: gate matrices, noise numbers, qubit indices.
 
 Each native gate becomes one noisy channel, exactly as the calibration says:
 unitary, then depolarizing(p) on its qubits, then per qubit amplitude damping (gamma = 1-exp(-t/T1))
 followed by phase damping (lambda = 1-exp(-2t/Tphi)), then any crosstalk depolarizing.
-Channels are then fused greedily into 2-qubit superoperators (a 1-qubit block is always its qubit's
-latest, so it can ride along with the next 2-qubit gate on that qubit): this cuts the number of
-passes over the 4^n density matrix to about the number of 2-qubit gates.
+The host only looks numbers up (per calibration, once) and scatters them over the circuit's fusion
+plan (per circuit, once); the channels themselves are built inside `jit` (see `superops`).
 """
 
 from __future__ import annotations
@@ -15,30 +14,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qpu_jax import channels as ch
 from qpu_jax.calibration import Calibration
-from qpu_jax.circuit import Circuit, CircuitError, Gate
-from qpu_jax.kernels import pair_list
+from qpu_jax.circuit import Circuit, CircuitError
+from qpu_jax.plan import GATE, IDLE, RESET, Plan, plan
 
 
 @dataclass(frozen=True)
 class Lowered:
     width: int  # kernel width (>= 2; a 1-qubit circuit gets an idle partner)
-    ops: np.ndarray  # complex64[L, 16, 16]
-    pairs: np.ndarray  # int32[L]
+    u1: np.ndarray  # complex64[G1, 2, 2]
+    prm1: np.ndarray  # float32[G1, 5]   (see superops)
+    starts: np.ndarray  # bool[G1]
+    u2: np.ndarray  # complex64[G2, 4, 4]
+    prm2: np.ndarray  # float32[G2, 7]
+    chain_a: np.ndarray  # int32[G2], G1 for "no run"
+    chain_b: np.ndarray
+    pairs: np.ndarray  # int32[G2]: index of (qa, qb) in pair_list(width)
     nops: int
+    readout: np.ndarray  # float32[width, 2, 2]: readout[q][read, true]; unmeasured qubits always read 0
     measured_qubits: tuple[int, ...]  # circuit qubits, in measurement order
     clbits: tuple[int, ...]
-    confusion: np.ndarray  # float64[m, 2, 2]: confusion[j][read, true]
 
     @property
-    def bucket(self) -> tuple[int, int]:
-        return self.width, len(self.pairs)
+    def bucket(self) -> tuple[int, int, int]:
+        return self.width, len(self.starts), len(self.pairs)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The kernel's per-circuit inputs, in its argument order."""
+        return (self.u1, self.prm1, self.starts, self.u2, self.prm2, self.chain_a, self.chain_b, self.pairs,
+                np.int32(self.nops), self.readout)
 
 
-def bucket_length(nops: int) -> int:
-    """Pad lengths to powers of two (min 16) so few buckets cover all circuits."""
-    return max(16, 1 << max(0, nops - 1).bit_length())
+def bucket_length(count: int, least: int = 16) -> int:
+    """Pad lengths to powers of two so few buckets cover all circuits."""
+    return max(least, 1 << max(0, count - 1).bit_length())
 
 
 def check_placement(circuit: Circuit, calibration: Calibration, physical_qubits: Sequence[int] | None) -> list[int]:
@@ -56,133 +65,146 @@ def check_placement(circuit: Circuit, calibration: Calibration, physical_qubits:
     return phys
 
 
-def _noise(qubits: tuple[int, ...], cal: Calibration, phys: list[int], crosstalk: dict[int, float]) -> np.ndarray:
-    """Everything that follows a gate's unitary on `qubits`: depolarizing, relaxation, crosstalk."""
-    k = len(qubits)
-    pq = [phys[q] for q in qubits]
-    if k == 1:
-        p, t = cal.qubits[pq[0]].gate_error_1q, cal.gate_time_1q_us
-    else:
-        p, t = cal.gate_error_2q(*pq), cal.gate_time_2q_us
-    s = ch.depolarizing(p, k)
-    for q, pp in zip(qubits, pq):
-        c = cal.qubits[pp]
-        s = ch.embed(ch.relaxation(t, c.t1_us, c.t2_us), [q], qubits) @ s
-    for q, pp in zip(qubits, pq):
-        extra = crosstalk.get(pp, 0.0)
-        if extra > 0:
-            s = ch.embed(ch.depolarizing(extra, 1), [q], qubits) @ s
-    return s
+class _CalibrationArrays:
+    """Per physical qubit numbers of one snapshot, looked up once and reused by every run against it."""
+
+    def __init__(self, cal: Calibration):
+        q = cal.qubits
+        self.t1 = np.array([c.t1_us for c in q])
+        self.t2 = np.array([c.t2_us for c in q])
+        self.e1 = np.array([c.gate_error_1q for c in q])
+        self.p10 = np.array([c.readout_p1_given_0 for c in q])
+        self.p01 = np.array([c.readout_p0_given_1 for c in q])
+        nq = len(q)
+        self.e2 = np.full((nq, nq), cal.gate_error_2q(-1, -1))  # (-1, -1) is no pair: the uncoupled rate
+        for p in reversed(cal.pairs):  # so that the first listing of a pair wins, as in gate_error_2q
+            a, b = p.qubits
+            self.e2[a, b] = self.e2[b, a] = p.gate_error_2q
+        self.relax1 = relaxation_parameters(cal.gate_time_1q_us, self.t1, self.t2)
+        self.relax2 = relaxation_parameters(cal.gate_time_2q_us, self.t1, self.t2)
 
 
-def _channels(circuit: Circuit, cal: Calibration, phys: list[int], crosstalk: dict[int, float]) -> list[np.ndarray]:
-    noise: dict[tuple[int, ...], np.ndarray] = {}
-    out = []
-    for g in circuit.gates:
-        if g.matrix is None:
-            out.append(ch.from_kraus(ch.reset_kraus()))
-            continue
-        if g.qubits not in noise:
-            noise[g.qubits] = _noise(g.qubits, cal, phys, crosstalk)
-        out.append(noise[g.qubits] @ ch.unitary(g.matrix))
-    return out
+_CAL_CACHE: dict[int, tuple[Calibration, _CalibrationArrays]] = {}
 
 
-class _Fuser:
-    def __init__(self) -> None:
-        self.blocks: list[tuple[tuple[int, ...], np.ndarray] | None] = []
-        self.last: dict[int, int] = {}
-
-    def add(self, qubits: tuple[int, ...], s: np.ndarray) -> None:
-        owners = {self.last[q] for q in qubits if q in self.last}
-        if len(owners) == 1:
-            (b,) = owners
-            bq, bs = self.blocks[b]  # type: ignore[misc]
-            union = tuple(sorted(set(bq) | set(qubits)))
-            if len(union) <= 2 and all(self.last.get(q) == b for q in union if q in qubits):
-                # moving the gate back to block b is safe: nothing after b touches its qubits
-                self.blocks[b] = (union, ch.embed(s, qubits, union) @ ch.embed(bs, bq, union))
-                for q in qubits:  # the block's other qubit may have later blocks: keep those
-                    self.last[q] = b
-                return
-        if len(qubits) == 2:
-            # absorb single-qubit blocks that are their qubit's latest: they commute forward to here
-            for q in qubits:
-                b = self.last.get(q)
-                if b is not None and self.blocks[b] is not None and len(self.blocks[b][0]) == 1:
-                    bq, bs = self.blocks[b]
-                    s = s @ ch.embed(bs, bq, qubits)
-                    self.blocks[b] = None
-        self.blocks.append((qubits, s))
-        for q in qubits:
-            self.last[q] = len(self.blocks) - 1
-
-    def pairs(self, width: int) -> list[tuple[tuple[int, int], np.ndarray]]:
-        out, singles = [], []
-        for blk in self.blocks:
-            if blk is None:
-                continue
-            (qs, s) = blk
-            if len(qs) == 1:
-                singles.append(blk)  # always its qubit's last block, so it may run at the end
-            else:
-                out.append((qs, s))
-        while singles:
-            (q1,), s1 = singles.pop(0)
-            if singles:
-                (q2,), s2 = singles.pop(0)
-                qs = (q1, q2)
-                out.append((qs, ch.embed(s1, [q1], qs) @ ch.embed(s2, [q2], qs)))
-            else:
-                partner = q1 + 1 if q1 + 1 < width else q1 - 1
-                qs = (q1, partner)
-                out.append((qs, ch.embed(s1, [q1], qs)))
-        return [(tuple(sorted(qs)), ch.embed(s, qs, sorted(qs))) for qs, s in out]
+def calibration_arrays(cal: Calibration) -> _CalibrationArrays:
+    hit = _CAL_CACHE.get(id(cal))
+    if hit is not None and hit[0] is cal:
+        return hit[1]
+    if len(_CAL_CACHE) >= 16:
+        _CAL_CACHE.pop(next(iter(_CAL_CACHE)))
+    arrays = _CalibrationArrays(cal)
+    _CAL_CACHE[id(cal)] = (cal, arrays)  # holding `cal` keeps its id from being reused
+    return arrays
 
 
-def lower(circuit: Circuit, calibration: Calibration, *, physical_qubits: Sequence[int] | None = None,
-          crosstalk: dict[int, float] | None = None, calibration_age_s: float = 0.0,
-          length: int | None = None) -> Lowered:
-    phys = check_placement(circuit, calibration, physical_qubits)
+def relaxation_parameters(t: np.ndarray | float, t1: np.ndarray, t2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(gamma, lambda) of a wait t, elementwise: gamma = 1 - exp(-t/T1), lambda = 1 - exp(-2t/Tphi)."""
+    gamma = -np.expm1(-np.asarray(t) / t1)
+    inv_tphi = np.maximum(0.0, 1.0 / t2 - 1.0 / (2.0 * t1))
+    return gamma, -np.expm1(-2.0 * np.asarray(t) * inv_tphi)
+
+
+def idle_durations(circuit: Circuit, cal: Calibration, slots: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """How long each qubit of `slots` waits before its gate (or, for gate -1, before readout)."""
+    key = ("idle", cal.gate_time_1q_us, cal.gate_time_2q_us, cal.readout_time_us)
+    if key not in circuit.memo:
+        schedule = circuit.schedule(cal)
+        free = [0.0] * circuit.num_qubits
+        waits: dict[tuple[int, int], float] = {}
+        for i, (g, (start, end)) in enumerate(zip(circuit.gates, schedule)):
+            for q in g.qubits:
+                waits[(i, q)] = start - free[q]
+                free[q] = end
+        makespan = max(free, default=0.0)
+        for q in range(circuit.num_qubits):
+            waits[(-1, q)] = makespan - free[q]
+        circuit.memo[key] = np.array([max(0.0, waits[s]) for s in slots])
+    return circuit.memo[key]
+
+
+def _pair_index(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
+    """Index of (a, b), a < b, in itertools.combinations(range(width), 2)."""
+    return (a * (2 * width - a - 1)) // 2 + (b - a - 1)
+
+
+def check_crosstalk(crosstalk: dict[int, float] | None, calibration: Calibration) -> dict[int, float]:
     crosstalk = dict(crosstalk or {})
     for q, p in crosstalk.items():
         if not isinstance(q, int) or not 0 <= q < calibration.num_qubits or not 0 <= p <= 1:
             raise CircuitError(f"crosstalk[{q!r}]={p!r}: keys are physical qubits of the calibration, "
                                "values probabilities in [0, 1]")
+    return crosstalk
+
+
+def lower(circuit: Circuit, calibration: Calibration, *, physical_qubits: Sequence[int] | None = None,
+          crosstalk: dict[int, float] | None = None, calibration_age_s: float = 0.0,
+          lengths: tuple[int, int] | None = None) -> Lowered:
+    """`lengths` = (1-qubit entries, blocks) pads to a given bucket; default: the smallest that fits."""
+    phys = check_placement(circuit, calibration, physical_qubits)
+    crosstalk = check_crosstalk(crosstalk, calibration)
     if calibration_age_s < 0:
         raise CircuitError(f"calibration_age_s={calibration_age_s} is negative: pass seconds since calibration")
     cal = calibration.drifted(calibration_age_s)
-    width = max(2, circuit.num_qubits)
-    fuser = _Fuser()
-    schedule = circuit.schedule(cal) if cal.idle_relaxation else None
-    free = [0.0] * circuit.num_qubits
-    for i, (g, s) in enumerate(zip(circuit.gates, _channels(circuit, cal, phys, crosstalk))):
-        if schedule is not None:
-            start, end = schedule[i]
-            for q in g.qubits:
-                if start - free[q] > 0:
-                    c = cal.qubits[phys[q]]
-                    s = s @ ch.embed(ch.relaxation(start - free[q], c.t1_us, c.t2_us), [q], g.qubits)
-                free[q] = end
-        fuser.add(g.qubits, s)
-    if schedule is not None:
-        makespan = max(free, default=0.0)
-        for q, _ in circuit.measurements:
-            if makespan - free[q] > 0:
-                c = cal.qubits[phys[q]]
-                fuser.add((q,), ch.relaxation(makespan - free[q], c.t1_us, c.t2_us))
-    blocks = fuser.pairs(width)
-    index = {p: i for i, p in enumerate(pair_list(width))}
-    nops = len(blocks)
-    size = length if length is not None else bucket_length(nops)
-    if size < nops:
-        raise ValueError(f"length={size} is shorter than the {nops} fused operations")
-    ops = np.zeros((size, 16, 16), np.complex64)
-    pairs = np.zeros(size, np.int32)
-    for i, (qs, s) in enumerate(blocks):
-        ops[i], pairs[i] = s, index[qs]
+    return lower_checked(circuit, cal, phys, crosstalk, lengths)
+
+
+def lower_checked(circuit: Circuit, cal: Calibration, phys: list[int], crosstalk: dict[int, float],
+                  lengths: tuple[int, int] | None = None) -> Lowered:
+    pl = plan(circuit, cal.idle_relaxation)
+    arr = calibration_arrays(cal)
+    width = pl.width
+    phys_arr = np.array(phys + [0] * (width - len(phys)), np.int64)
+    xt = np.zeros(len(arr.t1))
+    for q, p in crosstalk.items():
+        xt[q] = p
+    g1, g2 = len(pl.kind1), len(pl.qa)
+    n1, n2 = lengths if lengths is not None else (bucket_length(g1), bucket_length(g2, 8))
+    if n1 < g1 or n2 < g2:
+        raise ValueError(f"lengths={(n1, n2)} are shorter than the circuit's ({g1}, {g2})")
+
+    prm1 = np.zeros((n1, 5), np.float32)
+    if g1:
+        pq = phys_arr[pl.qubit1]
+        gate, idle = pl.kind1 == GATE, pl.kind1 == IDLE
+        gamma = np.where(gate, arr.relax1[0][pq], 0.0)
+        lam = np.where(gate, arr.relax1[1][pq], 0.0)
+        if idle.any():
+            t = idle_durations(circuit, cal, pl.idle_slots)[pl.idle1[idle]]
+            gamma[idle], lam[idle] = relaxation_parameters(t, arr.t1[pq[idle]], arr.t2[pq[idle]])
+        prm1[:g1, 0] = np.where(gate, arr.e1[pq], 0.0)
+        prm1[:g1, 1], prm1[:g1, 2] = gamma, lam
+        prm1[:g1, 3] = np.where(gate, xt[pq], 0.0)
+        prm1[:g1, 4] = pl.kind1 == RESET
+    u1 = np.zeros((n1, 2, 2), np.complex64)
+    u1[:] = np.eye(2)
+    u1[:g1] = pl.u1
+    starts = np.ones(n1, bool)
+    starts[:g1] = pl.starts
+
+    prm2 = np.zeros((n2, 7), np.float32)
+    gates = pl.gates
+    pa, pb = phys_arr[pl.qa], phys_arr[pl.qb]
+    prm2[:g2, 0] = np.where(gates, arr.e2[pa, pb], 0.0)
+    for col, qs in ((1, pa), (4, pb)):
+        prm2[:g2, col] = np.where(gates, arr.relax2[0][qs], 0.0)
+        prm2[:g2, col + 1] = np.where(gates, arr.relax2[1][qs], 0.0)
+        prm2[:g2, col + 2] = np.where(gates, xt[qs], 0.0)
+    u2 = np.zeros((n2, 4, 4), np.complex64)
+    u2[:] = np.eye(4)
+    u2[:g2] = pl.u2
+    chain_a = np.full(n2, n1, np.int32)
+    chain_b = np.full(n2, n1, np.int32)
+    chain_a[:g2] = np.where(pl.chain_a < 0, n1, pl.chain_a)
+    chain_b[:g2] = np.where(pl.chain_b < 0, n1, pl.chain_b)
+    pairs = np.zeros(n2, np.int32)
+    pairs[:g2] = _pair_index(pl.qa, pl.qb, width)
+
     measured = tuple(q for q, _ in circuit.measurements)
-    confusion = np.array([[[1 - cal.qubits[phys[q]].readout_p1_given_0, cal.qubits[phys[q]].readout_p0_given_1],
-                           [cal.qubits[phys[q]].readout_p1_given_0, 1 - cal.qubits[phys[q]].readout_p0_given_1]]
-                          for q in measured]).reshape(len(measured), 2, 2)
-    return Lowered(width, ops, pairs, nops, measured, tuple(c for _, c in circuit.measurements), confusion)
+    readout = np.zeros((width, 2, 2), np.float32)
+    readout[:, 0, :] = 1.0  # unmeasured: summed into "read 0"
+    for q in measured:
+        p10, p01 = arr.p10[phys[q]], arr.p01[phys[q]]
+        readout[q] = [[1 - p10, p01], [p10, 1 - p01]]
+    return Lowered(width, u1, prm1, starts, u2, prm2, chain_a, chain_b, pairs, g2, readout, measured,
+                   tuple(c for _, c in circuit.measurements))

@@ -11,7 +11,7 @@ import pytest
 
 import qpu_jax
 from qpu_jax.calibration import Calibration, PairCalibration, QubitCalibration
-from qpu_jax.kernels import compiled
+from qpu_jax.kernels import build_ops, compiled
 from qpu_jax.lowering import lower
 from tests.qpu_jax import reference
 from tests.qpu_jax.circuits import random_qasm
@@ -28,8 +28,9 @@ def ideal_readout(n: int, *, t1=1e9, t2=1e9, e1=0.0, e2=0.0, **kw) -> Calibratio
 def states_after_each_op(circuit, cal, strategy=None):
     low = lower(circuit, cal)
     prog = compiled(low.width, full_state=True, strategy=strategy)
+    ops = build_ops(low.u1, low.prm1, low.starts, low.u2, low.prm2, low.chain_a, low.chain_b)
     for k in range(1, low.nops + 1):
-        yield np.asarray(prog(low.ops, low.pairs, np.int32(k)), np.complex128)
+        yield np.asarray(prog(ops, low.pairs, np.int32(k)), np.complex128)
 
 
 @pytest.mark.parametrize("n,strategy", [(3, "gather"), (4, "switch")])
