@@ -30,7 +30,7 @@ def new_state(qpu_id: str) -> State:
         "epoch": 0,
         "drained": False,
         "calibrating": False,
-        "queue": [],        # entries: job_id, tenant_id, lane, accepted_at, spec
+        "queue": [],        # entries: job_id, tenant_id, lane, weight, size, accepted_at, a slim spec (no circuit)
         "active": {},       # job_id -> tenant, physical qubits, pulse level, shared, QPU-seconds
         "slot": 0,          # reservations made so far
         "seen": [],         # job ids ever enqueued (bounded below)
@@ -48,7 +48,7 @@ def new_state(qpu_id: str) -> State:
     }
 
 
-_SEEN_LIMIT = 2_000  # redeliveries come from the last uncommitted window, not from long ago
+_SEEN_LIMIT = 256  # redeliveries come from the last uncommitted window; the agent also keeps a table
 
 
 def _remember(state: State, job_id: str) -> None:
@@ -97,7 +97,7 @@ def fold(state: State, e: ev.Event) -> State:
             s["queue"].append({
                 "job_id": jid, "tenant_id": e.tenant_id, "lane": e.lane, "weight": e.weight,
                 "size_s": e.qpu_seconds_estimate, "accepted_at": e.occurred_at.isoformat(),
-                "coschedule": e.coschedule, "spec": e.spec.model_dump(mode="json"),
+                "coschedule": e.coschedule, "spec": slim(e.spec),
             })
         case ev.SlotReserved(job_id=jid) if jid not in state["active"]:
             # the scheduler records its own reservations when it makes them; a read model learns them here
@@ -140,6 +140,12 @@ def qubit_errors(snapshot: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def slim(spec: ev.JobSpec) -> dict[str, Any]:
+    """What scheduling needs of a job's spec; the circuit itself stays out of the (changelogged) state."""
+    return {"num_qubits": spec.num_qubits, "pulse_level": spec.pulse_level,
+            "max_calibration_age_s": spec.max_calibration_age_s, "submitted_at": spec.submitted_at.isoformat()}
+
+
 def _active(r: ev.SlotReserved) -> dict[str, Any]:
     return {"job_id": r.job_id, "tenant_id": r.tenant_id, "qubits": list(r.physical_qubits), "shared": r.shared,
             "pulse_level": bool(r.spec and r.spec.pulse_level), "qpu_seconds": 0.0}
@@ -160,13 +166,16 @@ def _occupancy(state: State) -> placement.Occupancy:
     return occ
 
 
+def _shareable(entry: dict[str, Any]) -> bool:
+    spec = entry["spec"]
+    return bool(entry.get("coschedule")) and spec["num_qubits"] <= SMALL_QUBITS and not spec.get("pulse_level")
+
+
 def place(state: State, entry: dict[str, Any]) -> placement.Placement | placement.Unplaceable:
     """Connected physical qubits with the best current errors, avoiding quarantined and busy ones."""
-    spec = entry["spec"]
-    share = bool(entry.get("coschedule")) and spec["num_qubits"] <= SMALL_QUBITS and not spec.get("pulse_level")
     errors = {int(k): v for k, v in state["qubit_error"].items()}
-    return placement.place(_device(state), _occupancy(state), spec["num_qubits"], errors,
-                           quarantined=state["quarantined"], share=share, small_max_qubits=SMALL_QUBITS)
+    return placement.place(_device(state), _occupancy(state), entry["spec"]["num_qubits"], errors,
+                           quarantined=state["quarantined"], share=_shareable(entry), small_max_qubits=SMALL_QUBITS)
 
 
 def _add_usage(usage: dict[str, list[float]], tenant_id: str, qpu_seconds: float, t: float) -> dict[str, list[float]]:
@@ -251,16 +260,25 @@ def next_reservation(state: State, now: datetime, pick: PickFn = fair_share,
     if (not state["queue"] or state["drained"] or state["calibrating"] or state.get("cal_failures", 0)
             or calibration_due(state, now, interval_s) is not None):
         return state, None
+    if any(not a["shared"] for a in state["active"].values()):
+        return state, None  # a job that runs alone holds the QPU
     t = now.timestamp()
     by_id = {q["job_id"]: q for q in state["queue"]}
     placements: dict[str, placement.Placement] = {}
+    # a placement depends only on the job's width and whether it may share: compute each kind once
+    tried: dict[tuple[int, bool], placement.Placement | placement.Unplaceable] = {}
 
     def startable(e: fairshare.QueueEntry) -> bool:
         q = by_id[e.job_id]
         max_age = q["spec"].get("max_calibration_age_s")
         if max_age is not None and t - state["calibrated_at"] > max_age:
             return False
-        got = place(state, q)
+        if state["active"] and not _shareable(q):
+            return False
+        kind = (q["spec"]["num_qubits"], _shareable(q))
+        if kind not in tried:
+            tried[kind] = place(state, q)
+        got = tried[kind]
         if isinstance(got, placement.Placement):
             placements[e.job_id] = got
             return True
@@ -271,17 +289,18 @@ def next_reservation(state: State, now: datetime, pick: PickFn = fair_share,
     if chosen is None:
         return state, None
     head, where = by_id[chosen.job_id], placements[chosen.job_id]
-    spec = ev.JobSpec.model_validate(head["spec"])
+    submitted_at = datetime.fromisoformat(head["spec"]["submitted_at"])
     reservation = ev.SlotReserved(
         event_id=ev.deterministic_id(head["job_id"], "SlotReserved"), tenant_id=head["tenant_id"],
         aggregate_id=head["job_id"], aggregate_version=2,
         occurred_at=max(now, datetime.fromisoformat(head["accepted_at"])), job_id=head["job_id"],
         qpu_id=state["qpu_id"], slot=state["slot"], physical_qubits=list(where.physical_qubits),
-        calibration_epoch=state["epoch"], queue_wait_s=max(0.0, (now - spec.submitted_at).total_seconds()),
-        spec=spec, crosstalk=dict(where.crosstalk), shared=where.shared,
-    )
+        calibration_epoch=state["epoch"], queue_wait_s=max(0.0, (now - submitted_at).total_seconds()),
+        crosstalk=dict(where.crosstalk), shared=where.shared,
+    )  # the caller attaches the job's full spec (circuit included) before emitting it
+    active = {**_active(reservation), "pulse_level": bool(head["spec"].get("pulse_level"))}
     s = {**state, "queue": [q for q in state["queue"] if q["job_id"] != head["job_id"]],
-         "active": {**state["active"], head["job_id"]: _active(reservation)},
+         "active": {**state["active"], head["job_id"]: active},
          "slot": state["slot"] + 1, "version": state["version"] + 1}
     return s, reservation
 

@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> faust.App:
 
     admitted = app.Table("admitted", default=None, partitions=settings.topic_partitions)
     qpus = app.Table("qpu-dispatch", default=None, partitions=settings.topic_partitions)
+    specs = app.Table("job-specs", default=None, partitions=settings.topic_partitions)  # job -> spec JSON
     executed = app.Table("executed", default=None, partitions=settings.topic_partitions)
     snapshots = app.Table("calibrations", default=None, partitions=settings.topic_partitions)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qpu")
@@ -89,6 +90,12 @@ def create_app(settings: Settings) -> faust.App:
         await guarded(stream, handle)
 
     async def dispatch_step(qpu_id: str, e: ev.Event) -> None:
+        if isinstance(e, ev.JobAccepted):
+            if e.spec is None or specs.get(e.job_id) is not None:
+                return  # a redelivery: the job is queued, running or done already
+            specs[e.job_id] = e.spec.model_dump_json()
+        elif isinstance(e, (ev.JobCompleted, ev.JobFailed, ev.JobCancelled)) and specs.get(e.job_id):
+            specs[e.job_id] = ""  # keep the marker (a redelivered acceptance is recognised), drop the circuit
         state = qpus.get(qpu_id) or dispatch.new_state(qpu_id)
         if isinstance(e, ev.CancelRequested):
             state, cancelled = dispatch.cancel(state, e)
@@ -105,7 +112,8 @@ def create_app(settings: Settings) -> faust.App:
         state, reservations = dispatch.reserve_all(state, now, settings.calibration_interval_s)
         qpus[qpu_id] = state
         for reservation in reservations:
-            await emit(t_exec, qpu_id, reservation)
+            spec = ev.JobSpec.model_validate_json(specs[reservation.job_id])
+            await emit(t_exec, qpu_id, reservation.model_copy(update={"spec": spec}))
 
     @app.agent(app.topic(names["jobs"], names["execution"], names["calibration"], key_type=bytes,
                          value_type=bytes, key_serializer="raw", value_serializer="raw"))

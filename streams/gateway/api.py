@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,9 +45,18 @@ class Services:
     idem_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     rebuild: Any = None            # async () -> checksums before/after, when this process projects
 
+    recent: "OrderedDict[str, dict[str, Any]]" = field(default_factory=OrderedDict)  # jobs this gateway just took
+
     @property
     def registry(self) -> Registry:
         return self.standing.registry
+
+    def remember(self, e: ev.JobSubmitted, keep: int = 10_000) -> None:
+        self.recent[e.job_id] = {"job_id": e.job_id, "tenant_id": e.tenant_id, "qpu_id": e.qpu_id,
+                                 "status": "submitted", "shots": e.shots, "submitted_at": e.occurred_at.isoformat()}
+        while len(self.recent) > keep:
+            self.recent.popitem(last=False)
+
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ def create_api(services: Services) -> FastAPI:
         lock = s.idem_locks.setdefault(job_id, asyncio.Lock()) if idempotency_key else asyncio.Lock()
         async with lock:
             if idempotency_key:
-                existing = await asyncio.to_thread(s.store.job, c.tenant_id, job_id)
+                existing = s.recent.get(job_id) or await asyncio.to_thread(s.store.job, c.tenant_id, job_id)
                 if existing is not None:
                     return models.JobAck(job_id=job_id, status=str(existing.get("status")), duplicate=True)
             seed = body.seed if body.seed is not None else int(job_id.replace("-", "")[:8], 16)
@@ -145,15 +155,15 @@ def create_api(services: Services) -> FastAPI:
                 weight=acct.plan.weight, qpu_seconds_estimate=estimate,
             )
             try:
-                where = await s.producer.publish("submissions", c.tenant_id, e)
+                await s.producer.publish("submissions", c.tenant_id, e)
             except Exception as exc:  # noqa: BLE001 - the client must know nothing was accepted
                 raise _problem(503, f"event log unavailable, job not accepted; retry later ({type(exc).__name__})",
                                {"Retry-After": "5"}) from None
             # the hold the admit agent will record: take it now so a burst cannot overrun the quota
             s.standing.apply(e)
             s.standing.apply(intake.quota_held(e))
-            # read-your-writes: project our own acknowledged event now (idempotent on event id)
-            await asyncio.to_thread(s.store.insert_events, [(e, *where)])
+            # read-your-writes without waiting for the projector (which batches its inserts)
+            s.remember(e)
         s.idem_locks.pop(job_id, None)
         return models.JobAck(job_id=job_id, status="submitted")
 
@@ -178,6 +188,9 @@ def create_api(services: Services) -> FastAPI:
 
     async def own_job(c: Caller, job_id: str) -> dict[str, Any]:
         job = await asyncio.to_thread(s.store.job, c.tenant_id, job_id)
+        if job is None:
+            mine = s.recent.get(job_id)
+            job = dict(mine) if mine is not None and mine["tenant_id"] == c.tenant_id else None
         if job is None:
             raise _problem(404, f"no job {job_id} for tenant {c.tenant_id}")
         return job
