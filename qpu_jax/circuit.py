@@ -67,7 +67,10 @@ class Circuit:
 
     def duration_us(self, calibration: Calibration) -> float:
         """Length of the gate schedule (critical path), excluding readout."""
-        return max((end for _, end in self.schedule(calibration)), default=0.0)
+        key = ("duration", calibration.gate_time_1q_us, calibration.gate_time_2q_us, calibration.readout_time_us)
+        if key not in self.memo:
+            self.memo[key] = max((end for _, end in self.schedule(calibration)), default=0.0)
+        return self.memo[key]
 
 
 def _duration(g: Gate, calibration: Calibration) -> float:

@@ -164,6 +164,7 @@ def run_batch(circuits: Sequence[Circuit], calibration: Calibration, *, shots: i
         for i, low in zip(idx, group):
             lows[i] = low
         stacked = [np.stack(col) for col in zip(*(low.arrays() for low in group))]
+        stacked[8] = np.int32(max(low.nops for low in group))
         out = np.asarray(compiled_run(width, batched=True)(*stacked))
         for k, i in enumerate(idx):
             probs[i] = out[k]

@@ -159,5 +159,7 @@ def compiled_run(n: int, batched: bool = False, strategy: str | None = None):
         return _readout(evolve(ops, pairs, nops, fwd, inv), readout)
 
     if batched:
-        program = jax.vmap(program, in_axes=(0,) * 10 + (None, None))
+        # one trip count for the whole batch (the largest): blocks past a circuit's own count are identities,
+        # and a shared count keeps the loop from selecting between finished and running circuits
+        program = jax.vmap(program, in_axes=(0,) * 8 + (None, 0, None, None))
     return _with_tables(n, strategy, jax.jit(program), batched)

@@ -56,11 +56,31 @@ def _post(gamma: jax.Array, lam: jax.Array, xtalk: jax.Array) -> jax.Array:
     return depolarize(relaxation(gamma, lam), xtalk, _VEC_I2)
 
 
+def _post_on(x: jax.Array, axes: tuple[int, int], gamma: jax.Array, lam: jax.Array, xtalk: jax.Array) -> jax.Array:
+    """Relaxation then crosstalk depolarizing applied to the (row, column) output axes of one qubit of x.
+
+    Elementwise on the four (r, c) slices, which XLA fuses; x has a leading batch axis, the parameters
+    are (G,).
+    """
+    r, c = axes
+    shape = (-1,) + (1,) * (x.ndim - 3)
+    gamma, lam, xtalk = (v.reshape(shape) for v in (gamma, lam, xtalk))
+    take = lambda i, j: lax.index_in_dim(lax.index_in_dim(x, i, r, False), j, c - 1, False)  # noqa: E731
+    keep = (jnp.sqrt(1 - gamma) * jnp.sqrt(1 - lam) * (1 - xtalk)).astype(x.dtype)
+    d0 = take(0, 0) + gamma.astype(x.dtype) * take(1, 1)
+    d1 = (1 - gamma).astype(x.dtype) * take(1, 1)
+    mix = (xtalk / 2).astype(x.dtype) * (d0 + d1)
+    d0 = (1 - xtalk).astype(x.dtype) * d0 + mix
+    d1 = (1 - xtalk).astype(x.dtype) * d1 + mix
+    rows = [jnp.stack([d0, keep * take(0, 1)], c - 1), jnp.stack([keep * take(1, 0), d1], c - 1)]
+    return jnp.stack(rows, r)
+
+
 def one_qubit(u: jax.Array, prm: jax.Array) -> jax.Array:
     """(G, 2, 2), (G, 5) -> (G, 4, 4) channels of 1-qubit gates, resets and idle waits."""
     g = jnp.where(prm[:, 4, None, None] > 0.5, _RESET, unitary1(u))
-    g = depolarize(g, prm[:, 0], _VEC_I2)
-    return _post(prm[:, 1], prm[:, 2], prm[:, 3]) @ g
+    g = depolarize(g, prm[:, 0], _VEC_I2).reshape(-1, 2, 2, 4)  # (r, c, in)
+    return _post_on(g, (1, 2), prm[:, 1], prm[:, 2], prm[:, 3]).reshape(-1, 4, 4)
 
 
 def chain_products(c: jax.Array, starts: jax.Array) -> jax.Array:
@@ -85,8 +105,10 @@ def two_qubit(u: jax.Array, prm: jax.Array, before_a: jax.Array, before_b: jax.A
     """(G, 4, 4), (G, 7), (G, 4, 4) x2 -> (G, 16, 16): the 1-qubit chains before a gate, then the gate's channel."""
     m = unitary2(u) @ local_pair(before_a, before_b)
     m = depolarize(m, prm[:, 0], _VEC_I4)
-    post = local_pair(_post(prm[:, 1], prm[:, 2], prm[:, 3]), _post(prm[:, 4], prm[:, 5], prm[:, 6]))
-    return post @ m
+    m = m.reshape(-1, 2, 2, 2, 2, 16)  # (r_a, r_b, c_a, c_b, in)
+    m = _post_on(m, (1, 3), prm[:, 1], prm[:, 2], prm[:, 3])
+    m = _post_on(m, (2, 4), prm[:, 4], prm[:, 5], prm[:, 6])
+    return m.reshape(-1, 16, 16)
 
 
 def blocks(u1, prm1, starts, u2, prm2, chain_a, chain_b) -> jax.Array:
