@@ -6,11 +6,14 @@ Every circuit is lowered to arrays from which `superops.blocks` builds `ops: com
 evolve |0><0|. One compilation per (n, L) bucket serves every circuit
 in it: qubit choice is data, not code, so a new circuit never recompiles.
 
+The state is rho in a real basis (see `superops.to_real`): float32[4^n], one axis of 4 per qubit,
+so a block is a real (16 x 16) matrix on two axes: a quarter of the complex flops, half the bytes.
+
 Two strategies, both exact:
-- `switch` (n > GATHER_MAX_QUBITS): one static branch per pair, each a reshape-tensordot-transpose
-  that XLA turns into large contiguous copies and one (16 x 16) @ (16 x 4^n/16) product;
+- `switch` (n > GATHER_MAX_QUBITS): one static branch per pair, each a reshape-transpose that XLA
+  turns into large contiguous copies and one (16 x 16) @ (16 x 4^n/16) product;
 - `gather` (small n, and the only one that batches): a precomputed index permutation brings the pair's
-  four axes to the front, which vmaps cleanly where a switch would run every branch.
+  two axes to the front, which vmaps cleanly where a switch would run every branch.
 """
 
 from __future__ import annotations
@@ -33,49 +36,56 @@ def pair_list(n: int) -> tuple[tuple[int, int], ...]:
     return tuple(itertools.combinations(range(n), 2))
 
 
-def _apply_pair_static(rho: jax.Array, s: jax.Array, a: int, b: int, n: int) -> jax.Array:
-    """rho: (2^n, 2^n); s: (16, 16) acting on qubits a < b (qubit 0 is the most significant bit)."""
-    dims = (2**a, 2, 2 ** (b - a - 1), 2, 2 ** (n - b - 1))
-    t = rho.reshape(dims + dims)
-    # bring (r_a, r_b, c_a, c_b) to the front, multiply, put them back
-    front = jnp.transpose(t, (1, 3, 6, 8, 0, 2, 4, 5, 7, 9)).reshape(16, -1)
-    out = (s @ front).reshape((2, 2, 2, 2) + (dims[0], dims[2], dims[4], dims[0], dims[2], dims[4]))
-    out = jnp.transpose(out, (4, 0, 5, 1, 6, 7, 2, 8, 3, 9))
-    return out.reshape(rho.shape)
+def _apply_pair_static(x: jax.Array, s: jax.Array, a: int, b: int, n: int) -> jax.Array:
+    """x: float32[4^n] (see `superops.to_real`); s: (16, 16) real, acting on qubits a < b."""
+    dims = (4**a, 4, 4 ** (b - a - 1), 4, 4 ** (n - b - 1))
+    front = jnp.transpose(x.reshape(dims), (1, 3, 0, 2, 4)).reshape(16, -1)
+    out = (s @ front).reshape((4, 4, dims[0], dims[2], dims[4]))
+    return jnp.transpose(out, (2, 0, 3, 1, 4)).reshape(x.shape)
 
 
 def _initial(n: int, anchor: jax.Array) -> jax.Array:
-    """|0..0><0..0|, tied to a runtime value so XLA does not fold a 4^n constant into the program."""
-    flat = lax.iota(jnp.int32, 4**n) == (anchor * 0).astype(jnp.int32)
-    return flat.astype(jnp.complex64).reshape(2**n, 2**n)
+    """|0..0><0..0| in the real basis, tied to a runtime value so XLA does not fold a 4^n constant."""
+    return (lax.iota(jnp.int32, 4**n) == (anchor * 0).astype(jnp.int32)).astype(jnp.float32)
 
 
-def _diagonal(rho: jax.Array) -> jax.Array:
-    return jnp.real(jnp.diagonal(rho))
+def _diagonal(x: jax.Array, n: int) -> jax.Array:
+    """Populations of every qubit bit pattern: the coordinates (0, 1) = (rho_00, rho_11) of each qubit."""
+    return x.reshape((4,) * n)[(slice(0, 2),) * n].reshape(-1)
+
+
+def density_matrix(x: jax.Array, n: int) -> jax.Array:
+    """The real-basis state back to rho, complex (2^n, 2^n)."""
+    t = x.reshape((4,) * n).astype(jnp.complex64)
+    for q in range(n):
+        t = jnp.moveaxis(jnp.tensordot(superops.FROM_REAL, t, axes=([1], [q])), 0, q)
+    t = t.reshape((2, 2) * n)  # (r_0, c_0, r_1, c_1, ...)
+    return jnp.transpose(t, list(range(0, 2 * n, 2)) + list(range(1, 2 * n, 2))).reshape(2**n, 2**n)
+
+
+def _finish(x: jax.Array, n: int, full_state: bool) -> jax.Array:
+    return density_matrix(x, n) if full_state else _diagonal(x, n)
 
 
 def _switch_program(n: int, full_state: bool = False):
     branches = [functools.partial(_apply_pair_static, a=a, b=b, n=n) for a, b in pair_list(n)]
 
     def program(ops: jax.Array, pairs: jax.Array, nops: jax.Array) -> jax.Array:
-        def body(i, rho):
-            return lax.switch(pairs[i], branches, rho, ops[i])
+        def body(i, x):
+            return lax.switch(pairs[i], branches, x, ops[i])
 
-        rho = lax.fori_loop(0, nops, body, _initial(n, nops))
-        return rho if full_state else _diagonal(rho)
+        return _finish(lax.fori_loop(0, nops, body, _initial(n, nops)), n, full_state)
 
     return program
 
 
 @functools.lru_cache(maxsize=None)
 def gather_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each pair: `fwd` lists vec(rho) so that the pair's four bits come first; `inv` undoes it."""
-    axes = 2 * n
-    idx = np.arange(4**n, dtype=np.int32).reshape((2,) * axes)
+    """For each pair: `fwd` lists the state so that the pair's two axes come first; `inv` undoes it."""
+    idx = np.arange(4**n, dtype=np.int32).reshape((4,) * n)
     fwd, inv = [], []
     for a, b in pair_list(n):
-        first = [a, b, n + a, n + b]
-        perm = first + [k for k in range(axes) if k not in first]
+        perm = [a, b] + [k for k in range(n) if k not in (a, b)]
         f = np.transpose(idx, perm).reshape(-1)
         fwd.append(f)
         inv.append(np.argsort(f).astype(np.int32))
@@ -84,14 +94,11 @@ def gather_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _gather_program(n: int, full_state: bool = False):
     def program(ops, pairs, nops, fwd, inv):
-        def body(i, v):
+        def body(i, x):
             p = pairs[i]
-            moved = v[fwd[p]].reshape(16, -1)
-            return (ops[i] @ moved).reshape(-1)[inv[p]]
+            return (ops[i] @ x[fwd[p]].reshape(16, -1)).reshape(-1)[inv[p]]
 
-        v = _initial(n, nops).reshape(-1)
-        rho = lax.fori_loop(0, nops, body, v).reshape(2**n, 2**n)
-        return rho if full_state else _diagonal(rho)
+        return _finish(lax.fori_loop(0, nops, body, _initial(n, nops)), n, full_state)
 
     return program
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _VEC_I2 = jnp.array([1.0, 0.0, 0.0, 1.0], jnp.complex64)
@@ -111,12 +112,29 @@ def two_qubit(u: jax.Array, prm: jax.Array, before_a: jax.Array, before_b: jax.A
     return m.reshape(-1, 16, 16)
 
 
+# Real coordinates of one qubit's (rho_00, rho_01, rho_10, rho_11): (rho_00, rho_11, Re rho_01, Im rho_01).
+# A Hermitian rho has a real vector in the product basis, and every channel a real matrix.
+TO_REAL = np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0.5, 0.5, 0], [0, -0.5j, 0.5j, 0]], np.complex64)
+FROM_REAL = np.linalg.inv(TO_REAL).astype(np.complex64)
+_TO_REAL2 = np.kron(TO_REAL, TO_REAL)
+_FROM_REAL2 = np.kron(FROM_REAL, FROM_REAL)
+
+
+def to_real(s: jax.Array) -> jax.Array:
+    """(..., 16, 16) on (r_a, r_b, c_a, c_b) -> the same channel as a real matrix on qubit a's then b's real
+    coordinates; the imaginary part is rounding only."""
+    t = s.reshape(s.shape[:-2] + (2,) * 8)
+    k = t.ndim - 8
+    t = jnp.transpose(t, tuple(range(k)) + tuple(k + i for i in (0, 2, 1, 3, 4, 6, 5, 7)))
+    return jnp.real(_TO_REAL2 @ t.reshape(s.shape) @ _FROM_REAL2)
+
+
 def blocks(u1, prm1, starts, u2, prm2, chain_a, chain_b) -> jax.Array:
-    """Every fused 2-qubit block of a circuit, (G2, 16, 16).
+    """Every fused 2-qubit block of a circuit, real (G2, 16, 16) (see `to_real`).
 
     `starts` marks where each qubit's run of 1-qubit entries begins (entries are sorted by run);
     `chain_a/b` index the last entry of the run that precedes block g on its qubit a/b, or G1 for none.
     """
     runs = chain_products(one_qubit(u1, prm1), starts)
     runs = jnp.concatenate([runs, jnp.eye(4, dtype=runs.dtype)[None]], axis=0)
-    return two_qubit(u2, prm2, runs[chain_a], runs[chain_b])
+    return to_real(two_qubit(u2, prm2, runs[chain_a], runs[chain_b]))
