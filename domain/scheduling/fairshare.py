@@ -1,14 +1,19 @@
-"""Per-QPU queue order: lane, then decayed usage against weight, with aging and size-awareness.
+"""Per-QPU queue order: decayed usage against weight, a bounded lane preference, size-awareness.
 
-The order is hierarchical. Jobs are grouped by (lane, tenant). A group's key is
+Jobs are grouped by (lane, tenant). A group's key is
 
-    lane_rank * lane_gap  +  log2((u/w + c) / (mean u/w of the queued tenants + c))  -  oldest_wait / aging_s
+    log2((u/w + c) / (mean u/w of the queued tenants + c))  +  lane_rank * lane_gap  -  oldest_wait / aging_s
 
-so a tenant that used twice its weighted share is one unit behind, and every `aging_s` its oldest
-job waits buys one unit back: no group waits forever behind lighter ones, and a lane is only
-overtaken by a lower lane after `lane_gap * aging_s` of extra waiting. Inside a group the tenant's
-own jobs go small-first (log2 of size over `size_ref_s`, capped), again with aging, so a tenant's
-small jobs are not stuck behind its own huge ones and its huge ones still run.
+so a tenant that used twice its weighted share is one unit behind. `u` is usage decayed with a short
+half-life (minutes), in-flight work included by the caller: it is a recent service rate rather than
+a long memory, so backlogged tenants split the QPU by weight over a few minutes, a tenant is not
+punished for hours after a burst, and one that waits sees its usage fade until it is next. A lane
+is worth `lane_gap` doublings: premium is served first among tenants near their share, but a
+premium tenant far above its share yields to lighter ones (strict lanes cannot be weighted-fair:
+the higher lane takes everything whenever it has work). Aging (`aging_s`) only guarantees progress
+when usage is not refreshed, as in a projected order. Inside a group the tenant's own jobs go
+small-first (log2 of size over `size_ref_s`, capped), with aging, so its small jobs are not stuck
+behind its own huge ones and its huge ones still run.
 
 Projected order (`order`) charges each picked job's size to its tenant before the next pick, which
 is what the queue will look like if nothing else arrives. `pick` is the O(n) head for dispatch.
@@ -38,9 +43,9 @@ class QueueEntry:
 
 @dataclass(frozen=True, slots=True)
 class Params:
-    half_life_s: float = 3600.0
-    aging_s: float = 3600.0
-    lane_gap: float = 8.0
+    half_life_s: float = 300.0
+    aging_s: float = 14400.0
+    lane_gap: float = 0.5
     usage_floor_s: float = 1.0
     size_ref_s: float = 1.0
     size_cap: float = 4.0
@@ -70,7 +75,7 @@ def job_key(e: QueueEntry, now: float, p: Params) -> tuple[float, float, str]:
 
 
 def group_key(lane: str, standing: float, oldest_wait: float, p: Params) -> float:
-    return LANE_RANK.get(lane, len(LANE_RANK)) * p.lane_gap + standing - oldest_wait / p.aging_s
+    return standing + LANE_RANK.get(lane, len(LANE_RANK)) * p.lane_gap - oldest_wait / p.aging_s
 
 
 def _groups(queue: list[QueueEntry]) -> dict[tuple[str, str], list[QueueEntry]]:

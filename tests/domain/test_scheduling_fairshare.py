@@ -13,8 +13,15 @@ def E(job, tenant, lane="standard", w=1.0, at=0.0, size=1.0):
 
 def test_lane_first_then_usage_over_weight():
     q = [E("a", "heavy", at=0), E("b", "light", at=1), E("p", "prem", lane="premium", at=2)]
-    order = fs.order(q, {"heavy": 100.0, "light": 1.0, "prem": 500.0}, now=3)
+    order = fs.order(q, {"heavy": 100.0, "light": 10.0, "prem": 12.0}, now=3)
     assert [e.job_id for e in order] == ["p", "b", "a"]
+
+
+def test_a_lane_is_a_bounded_head_start_not_a_monopoly():
+    """A premium tenant far above its share yields to a standard tenant below it."""
+    q = [E("s", "light", at=0), E("p", "prem", lane="premium", at=1)]
+    assert fs.pick(q, {"light": 1.0, "prem": 500.0}, now=2).job_id == "s"
+    assert fs.pick(q, {"light": 1.0, "prem": 1.0}, now=2).job_id == "p"
 
 
 def test_weight_divides_usage():
