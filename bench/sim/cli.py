@@ -48,11 +48,12 @@ def _f(x: float) -> str:
 def table(results: dict[str, dict]) -> str:
     names = list(results)
     rows: list[tuple[str, list[str]]] = [
-        ("Jain (contended 5-min windows)", [_f(r["jain_windowed"]) for r in results.values()]),
+        ("Jain, 5-min windows, demand = available work", [_f(r["jain_windowed_available"]) for r in results.values()]),
+        ("Jain, 5-min windows, backlog = unlimited demand", [_f(r["jain_windowed"]) for r in results.values()]),
         ("Jain raw vs weights (whole run)", [_f(r["jain_raw_vs_weights"]) for r in results.values()]),
     ]
     for lane in ("premium", "standard", "free"):
-        for k in ("p50_s", "p95_s", "max_over_median"):
+        for k in ("p50_s", "p95_s", "max_over_median", "forced_over_median"):
             rows.append((f"wait {lane} {k}", [_f(r["wait_by_lane"].get(lane, {}).get(k, 0.0)) for r in results.values()]))
     for size in ("small", "medium", "large"):
         for k in ("p50_s", "p95_s"):
@@ -63,7 +64,7 @@ def table(results: dict[str, dict]) -> str:
                        ("aborted_attempts", "aborted attempts (not billed)"), ("calibrations", "calibrations"),
                        ("calibration_overlaps_job", "calibration/job overlaps")]:
         rows.append((label, [_f(float(r[key])) for r in results.values()]))
-    rows.append(("co-scheduled jobs run on qpu_jax", [_f(float(r["fidelity_device"]["n"])) for r in results.values()]))
+    rows.append(("co-scheduled small jobs run on qpu_jax", [_f(float(r["fidelity_device"]["n"])) for r in results.values()]))
     for key, label in [("infidelity_mean", "  mean 1 - classical fidelity, %"), ("tvd_mean", "  mean TVD, %"),
                        ("tvd_max", "  max TVD, %"), ("analytic_mean", "  analytic model (superseded), %")]:
         rows.append((label, [_f(100 * float(r["fidelity_device"][key])) for r in results.values()]))
@@ -77,7 +78,10 @@ def targets(results: dict[str, dict], tp: dict) -> dict[str, bool]:
     q, f = results["qmux"], results["fifo"]
     lanes = q["wait_by_lane"]
     return {
-        "jain >= 0.95 and > FIFO": q["jain_windowed"] >= 0.95 and q["jain_windowed"] > f["jain_windowed"],
+        "jain >= 0.95 and > FIFO (demand = available work)":
+            q["jain_windowed_available"] >= 0.95 and q["jain_windowed_available"] > f["jain_windowed_available"],
+        "jain >= 0.95 and > FIFO (backlog = unlimited demand)":
+            q["jain_windowed"] >= 0.95 and q["jain_windowed"] > f["jain_windowed"],
         "no wait > 10x lane median": all(v["max_over_median"] <= 10 for v in lanes.values()),
         "premium p95 < standard p95": lanes["premium"]["p95_s"] < lanes["standard"]["p95_s"],
         "small-job throughput >= 1.5x": tp["speedup"] >= 1.5,

@@ -57,13 +57,18 @@ def tvd(p: Mapping[str, float], q: Mapping[str, float]) -> float:
 
 
 def sample(recs: Sequence[Record], seed: int, size: int = SAMPLE) -> list[Record]:
-    """A seeded uniform sample of the completed co-scheduled jobs that had crosstalk on them."""
-    pool = sorted((r for r in recs if r.status == "completed" and r.shared and r.qubits), key=lambda r: r.job.job_id)
+    """A seeded uniform sample of the completed small jobs that shared the QPU.
+
+    Medium and large jobs of plans that allow co-scheduling also get small neighbours; their
+    density matrices (up to 4^14 entries) would take minutes each, so they are left out here.
+    """
+    pool = sorted((r for r in recs if r.status == "completed" and r.shared and r.qubits and r.job.size == "small"),
+                  key=lambda r: r.job.job_id)
     return random.Random(f"fidelity-sample:{seed}").sample(pool, min(size, len(pool)))
 
 
 def measure(sim: Sim, size: int = SAMPLE) -> dict:
-    """Mean fidelity loss from crosstalk over a sample of `sim`'s co-scheduled jobs, run on qpu_jax."""
+    """Mean fidelity loss from crosstalk over a sample of `sim`'s co-scheduled small jobs, run on qpu_jax."""
     from qpu_jax import default_calibration, parse_qasm, run  # JAX only where a device run is wanted
 
     adjacency = sim.dev.adjacency
