@@ -16,7 +16,7 @@ import numpy as np
 
 from qpu_jax.calibration import Calibration
 from qpu_jax.circuit import Circuit, CircuitError
-from qpu_jax.plan import GATE, IDLE, RESET, Plan, plan
+from qpu_jax.plan import GATE, IDLE, RESET, plan
 
 
 @dataclass(frozen=True)

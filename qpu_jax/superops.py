@@ -43,20 +43,6 @@ def depolarize(m: jax.Array, p: jax.Array, vec_i: jax.Array) -> jax.Array:
     return (1 - p) * m + (p / d) * vec_i[:, None] * traced[..., None, :]
 
 
-def relaxation(gamma: jax.Array, lam: jax.Array) -> jax.Array:
-    """Phase damping after amplitude damping, (..., 4, 4); real entries, closed form."""
-    keep = jnp.sqrt(1 - gamma) * jnp.sqrt(1 - lam)
-    zero = jnp.zeros_like(gamma)
-    one = jnp.ones_like(gamma)
-    rows = [[one, zero, zero, gamma], [zero, keep, zero, zero], [zero, zero, keep, zero], [zero, zero, zero, 1 - gamma]]
-    return jnp.stack([jnp.stack(r, -1) for r in rows], -2).astype(jnp.complex64)
-
-
-def _post(gamma: jax.Array, lam: jax.Array, xtalk: jax.Array) -> jax.Array:
-    """Relaxation, then crosstalk depolarizing, on one qubit."""
-    return depolarize(relaxation(gamma, lam), xtalk, _VEC_I2)
-
-
 def _post_on(x: jax.Array, axes: tuple[int, int], gamma: jax.Array, lam: jax.Array, xtalk: jax.Array) -> jax.Array:
     """Relaxation then crosstalk depolarizing applied to the (row, column) output axes of one qubit of x.
 
