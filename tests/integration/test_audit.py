@@ -27,6 +27,14 @@ def audited(stack_settings, tmp_path_factory):
     s = stack_settings.model_copy(update={
         "topic_prefix": "audit.", "home": tmp_path_factory.mktemp("audit-home"),
         "kafka_bootstrap": stack_settings.bootstrap, "gateway_port": gateway, "worker_web_port": web})
+    try:
+        yield from _audited(s)
+    finally:  # also when start-up failed half way: leave no worker or gateway behind
+        for name in reversed(stack.SERVICES):
+            procs.stop(s, name)
+
+
+def _audited(s):
     stack.up(s, progress=lambda m: None, qpus=(("qpu-a", 5),))
     with Gateway(s, key=operator_key(s)) as gw:
         keys = [gw.request("POST", "/v1/tenants", json={"name": n, "plan": p})["api_key"]
@@ -44,8 +52,6 @@ def audited(stack_settings, tmp_path_factory):
         assert time.monotonic() < deadline, "charges did not reach ClickHouse within 60 s"
         time.sleep(0.3)
     yield s
-    for name in reversed(stack.SERVICES):
-        procs.stop(s, name)
 
 
 def test_replay_reproduces_every_bill_and_chains_are_intact(audited, capsys):

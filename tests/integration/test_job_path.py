@@ -19,10 +19,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def running(stack_settings):
-    stack.up(stack_settings, progress=lambda m: None, qpus=(("qpu-a", 6),))
-    yield stack_settings
-    for name in reversed(stack.SERVICES):
-        procs.stop(stack_settings, name)
+    try:
+        stack.up(stack_settings, progress=lambda m: None, qpus=(("qpu-a", 6),))
+        yield stack_settings
+    finally:  # also when start-up failed half way: leave no worker or gateway behind
+        for name in reversed(stack.SERVICES):
+            procs.stop(stack_settings, name)
 
 
 @pytest.fixture(scope="module")
