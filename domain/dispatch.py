@@ -10,7 +10,6 @@ wait for a boundary: once one is due no job starts, and it begins when the last 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ from domain import health
 from domain.scheduling import calibration, fairshare, placement
 
 State = dict[str, Any]
-PickFn = Callable[[list[fairshare.QueueEntry], fairshare.Usage, float], fairshare.QueueEntry | None]
 
 
 def new_state(qpu_id: str) -> State:
@@ -198,14 +196,6 @@ def entries(state: State) -> list[fairshare.QueueEntry]:
         num_qubits=int(q["spec"]["num_qubits"])) for q in state["queue"]]
 
 
-def fair_share(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) -> fairshare.QueueEntry | None:
-    return fairshare.pick(queue, usage, now)
-
-
-def fifo(queue: list[fairshare.QueueEntry], usage: fairshare.Usage, now: float) -> fairshare.QueueEntry | None:
-    return min(queue, key=lambda e: (e.enqueued_at, e.job_id), default=None)
-
-
 def on_job_end(state: State, e: ev.Event, seed: int = 0) -> tuple[State, list[ev.Event]]:
     """When a running job ends, check the qubits' health (see domain.health)."""
     if not isinstance(e, (ev.JobCompleted, ev.JobFailed)) or e.job_id not in state["active"] or not state["registered"]:
@@ -251,8 +241,7 @@ def maybe_calibrate(state: State, now: datetime, interval_s: float,
     return fold(state, started), started
 
 
-def next_reservation(state: State, now: datetime, pick: PickFn = fair_share,
-                     interval_s: float | None = None) -> tuple[State, ev.SlotReserved | None]:
+def next_reservation(state: State, now: datetime, interval_s: float | None = None) -> tuple[State, ev.SlotReserved | None]:
     """Reserve qubits for the job the policy picks among those that can start now, if any.
 
     Nothing starts while calibrating, out of service, or with a calibration due (it waits for the
@@ -284,8 +273,7 @@ def next_reservation(state: State, now: datetime, pick: PickFn = fair_share,
             return True
         return False
 
-    chosen = fairshare.pick(entries(state), decayed_usage(state, t), t, eligible=startable) if pick is fair_share \
-        else pick([e for e in entries(state) if startable(e)], decayed_usage(state, t), t)
+    chosen = fairshare.pick(entries(state), decayed_usage(state, t), t, eligible=startable)
     if chosen is None:
         return state, None
     head, where = by_id[chosen.job_id], placements[chosen.job_id]

@@ -7,7 +7,6 @@ import asyncio
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from domain.billing.chain import BILLING_TYPES, verify_chain
@@ -134,7 +133,3 @@ def slis(settings: Settings, tenant: str | None = None, as_json: bool = False) -
         print(format_table(v) if v["rows"] else "  (no data yet)")
     return 0
 
-
-def write_json(path: str | None, obj: Any) -> None:
-    if path:
-        Path(path).write_text(json.dumps(obj, indent=2, default=str))
