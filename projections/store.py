@@ -111,3 +111,14 @@ class Store:
             f"sumIf(qpu_seconds, status = 'completed') AS qpu_seconds FROM {self.db}.jobs "
             f"WHERE tenant_id = {{t:String}}", {"t": tenant_id})[0]
         return {"tenant_id": tenant_id, **charged, **jobs}
+
+    def invoices(self, tenant_id: str) -> dict[str, list[dict[str, Any]]]:
+        """A tenant's issued invoices, and its charges summed per calendar month."""
+        issued = self._dicts(
+            f"SELECT invoice_id, period, total_micro, line_count, adjusts_invoice_id, chain_hash, occurred_at "
+            f"FROM {self.db}.invoices FINAL WHERE tenant_id = {{t:String}} ORDER BY period, occurred_at", {"t": tenant_id})
+        by_period = self._dicts(
+            f"SELECT formatDateTime(occurred_at, '%Y-%m') AS period, count() AS charges, sum(amount_micro) AS amount_micro, "
+            f"sum(shots) AS shots, sum(qpu_seconds_micro) AS qpu_seconds_micro FROM {self.db}.charges FINAL "
+            f"WHERE tenant_id = {{t:String}} GROUP BY period ORDER BY period", {"t": tenant_id})
+        return {"invoices": issued, "charges_by_period": by_period}

@@ -267,14 +267,8 @@ def create_api(services: Services) -> FastAPI:
     @api.get("/v1/invoices")
     async def invoices(c: Caller = Depends(role("tenant"))) -> dict[str, Any]:
         """Issued invoices (each line traceable to its events) and the open period's running total."""
-        issued = await asyncio.to_thread(s.store._dicts,
-            "SELECT invoice_id, period, total_micro, line_count, adjusts_invoice_id, chain_hash, occurred_at "
-            "FROM qmux.invoices FINAL WHERE tenant_id = {t:String} ORDER BY period, occurred_at", {"t": c.tenant_id})
-        running = await asyncio.to_thread(s.store._dicts,
-            "SELECT formatDateTime(occurred_at, '%Y-%m') AS period, count() AS charges, sum(amount_micro) AS amount_micro, "
-            "sum(shots) AS shots, sum(qpu_seconds_micro) AS qpu_seconds_micro FROM qmux.charges FINAL "
-            "WHERE tenant_id = {t:String} GROUP BY period ORDER BY period", {"t": c.tenant_id})
-        return {"tenant_id": c.tenant_id, "invoices": issued, "charges_by_period": running,
+        found = await asyncio.to_thread(s.store.invoices, c.tenant_id)
+        return {"tenant_id": c.tenant_id, **found,
                 "unit": "micro-credits (1 credit = 1,000,000)"}
 
     @api.get("/v1/qpus")

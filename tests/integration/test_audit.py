@@ -19,6 +19,7 @@ from streams.topics import TOPICS
 from tests.integration.conftest import free_ports
 
 pytestmark = pytest.mark.integration
+audited_keys: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def _audited(s):
     while query(s, f"SELECT count() FROM qmux.charges FINAL WHERE job_id IN ({ids})")["rows"] != [[len(jobs)]]:
         assert time.monotonic() < deadline, "charges did not reach ClickHouse within 60 s"
         time.sleep(0.3)
+    audited_keys.update(zip(("ada", "bob"), keys))
     yield s
 
 
@@ -59,6 +61,16 @@ def test_replay_reproduces_every_bill_and_chains_are_intact(audited, capsys):
     out = capsys.readouterr().out
     assert "OK, 0 micro-credits difference" in out
     assert audit.verify(audited) == 0
+
+
+def test_a_tenant_sees_its_charges_per_period(audited):
+    with Gateway(audited, key=audited_keys["ada"]) as gw:
+        mine = gw.request("GET", "/v1/invoices")
+    assert mine["tenant_id"] == "ada" and mine["invoices"] == []  # the current month has not ended
+    (period,) = mine["charges_by_period"]
+    assert period["charges"] == 3 and period["amount_micro"] > 0
+    total = query(audited, "SELECT sum(amount_micro) FROM qmux.charges FINAL WHERE tenant_id = 'ada'")["rows"][0][0]
+    assert period["amount_micro"] == total
 
 
 def test_rebuild_gives_identical_checksums(audited, capsys):
